@@ -1,0 +1,1 @@
+"""The simulated network: packets and their wire format, links, hosts, routers, faults."""

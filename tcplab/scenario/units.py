@@ -1,0 +1,52 @@
+"""Units people write in scenario files: ``5ms``, ``1.5 s``, ``10Mbps``, ``100 Mb/s``."""
+
+from __future__ import annotations
+
+import re
+
+_TIME_UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "µs": 1_000, "ns": 1}
+_RATE_UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+_NUM = r"([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)"
+
+
+def parse_duration(value) -> int:
+    """Seconds as a number, or a string with a unit (s, ms, us, ns) -> integer ns."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"duration {value!r} is negative")
+        return int(round(value * 1_000_000_000))
+    if isinstance(value, str):
+        m = re.fullmatch(_NUM + r"\s*(s|ms|us|µs|ns)", value.strip())
+        if m:
+            return int(round(float(m.group(1)) * _TIME_UNITS[m.group(2)]))
+        if value.strip().startswith("-"):
+            raise ValueError(f"duration {value!r} is negative")
+    raise ValueError(f"expected a duration like 0.005, \"5ms\" or \"1 s\", got {value!r}")
+
+
+def parse_rate(value) -> int:
+    """Bits per second as a number, or ``10Mbps``/``100 Mb/s``/``56kbit/s`` -> int bits/s."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a bandwidth, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"bandwidth {value!r} is negative")
+        return int(round(value))
+    if isinstance(value, str):
+        m = re.fullmatch(_NUM + r"\s*([kKmMgG]?)(?:bps|b/s|bit/s|bits/s)", value.strip())
+        if m:
+            return int(round(float(m.group(1)) * _RATE_UNITS[m.group(2).lower()]))
+        if value.strip().startswith("-"):
+            raise ValueError(f"bandwidth {value!r} is negative")
+    raise ValueError(f"expected a bandwidth like 10000000, \"10Mbps\" or \"100 Mb/s\", got {value!r}")
+
+
+def fmt_rate(bps: int) -> str:
+    if bps == 0:
+        return "unlimited"
+    for unit, div in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
+        if bps >= div:
+            return f"{bps / div:g} {unit}"
+    return f"{bps} b/s"

@@ -1,0 +1,869 @@
+"""One TCP connection endpoint, as RFC 9293 describes it, with no I/O and no clock.
+
+The host hands it segments (:meth:`Connection.on_segment`), timer expiries
+(:meth:`Connection.on_timer`) and application calls (:meth:`send`, :meth:`read`, :meth:`close`,
+:meth:`abort`), always with the current time. It answers by queueing segments in ``outbox`` (each
+with the :class:`SendReason` that produced it), by setting timer deadlines in ``deadlines`` (the
+names of changed ones go to ``timers_changed``) and by queueing notifications for the application
+in ``notes``. The caller drains all three. Everything it decides is written to the trace.
+
+Arriving segments are processed in the order of RFC 9293 3.10.7: one handler per state for
+CLOSED, LISTEN and SYN-SENT, and for the synchronized states the shared checks (sequence number,
+RST, SYN, ACK, text, FIN) where the ACK and FIN steps differ by state.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from tcplab.net.packet import ACK, FIN, OPT_MSS, PSH, RST, SYN, Segment, TcpOption
+from tcplab.tcp.config import TcpConfig
+from tcplab.tcp.congestion import CongestionState, create as create_cc
+from tcplab.tcp.reassembly import ReassemblyQueue
+from tcplab.tcp.rtt import RttEstimator
+from tcplab.trace.events import EventKind, RecvOutcome, SendReason, TcpState, TimerKind, Var
+
+MASK = 0xFFFFFFFF
+HALF = 0x80000000
+MAX_WINDOW = 0xFFFF
+
+S = TcpState
+SYNCHRONIZED = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT,
+                          S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+#: States in which queued data (and our FIN) may still be (re)transmitted.
+CAN_SEND = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
+#: States in which arriving data is accepted (RFC 9293 3.10.7.4, seventh check).
+CAN_RECEIVE = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+
+
+def _lt(a: int, b: int) -> bool:
+    """a < b in sequence space (RFC 9293 3.4)."""
+    return ((a - b) & MASK) >= HALF
+
+
+def _le(a: int, b: int) -> bool:
+    return a == b or ((a - b) & MASK) >= HALF
+
+
+def _diff(a: int, b: int) -> int:
+    """Signed a - b in sequence space."""
+    d = (a - b) & MASK
+    return d - 0x100000000 if d >= HALF else d
+
+
+class Note:
+    """Notifications for the application (drained by the host from ``Connection.notes``)."""
+
+    ESTABLISHED = "established"
+    READABLE = "readable"
+    WRITABLE = "writable"
+    PEER_FIN = "peer_fin"        # the peer will send no more data
+    CLOSED = "closed"            # the connection is gone (normally)
+    RESET = "reset"              # the peer reset it
+    REFUSED = "refused"          # RST in answer to our SYN
+    TIMEOUT = "timeout"          # retransmissions exhausted
+
+
+class Connection:
+    """A TCP endpoint. Variables carry their RFC 9293 3.3.1 names."""
+
+    def __init__(self, cfg: TcpConfig, local_ip: int, local_port: int, remote_ip: int,
+                 remote_port: int, iss: int, trace=None, conn_id: int = -1, node: int = -1) -> None:
+        self.cfg = cfg
+        self.local_ip, self.local_port = local_ip, local_port
+        self.remote_ip, self.remote_port = remote_ip, remote_port
+        self.trace = trace
+        self.id = conn_id
+        self.node = node
+        self.state = S.CLOSED
+
+        # Send sequence variables (RFC 9293 3.3.1).
+        self.iss = iss & MASK
+        self.snd_una = self.iss
+        self.snd_nxt = self.iss
+        self.snd_max = self.iss          # highest sequence sent + 1 (snd_nxt rewinds after RTO)
+        self.snd_wnd = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.max_snd_wnd = 0             # largest window the peer offered (sender SWS rule)
+        self.smss = cfg.mss              # effective send MSS, lowered by the peer's MSS option
+        # Receive sequence variables.
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_wnd = cfg.rcv_buf
+        self._rcv_right = 0              # right edge already advertised: never moved left
+        self._adv_wnd = cfg.rcv_buf      # window in the last segment we sent
+
+        # Application byte streams.
+        self.written = 0                 # bytes accepted from the application
+        self._snd_data = bytearray()     # unacknowledged + unsent bytes
+        self._snd_off = 0                # stream offset of _snd_data[0]
+        self.fin_queued = False          # application called close(): FIN follows the data
+        self.fin_sent = False
+        self.fin_acked = False
+        self._rcv_data = bytearray()     # in-order bytes not yet read
+        self.received = 0                # in-order bytes received (stream offset of rcv_nxt)
+        self.read_total = 0
+        self.ooo = ReassemblyQueue()
+        self._peer_fin_off: int | None = None   # stream offset of a FIN seen out of order
+        self.peer_fin = False
+
+        # Retransmission and congestion state.
+        self.rtt = RttEstimator(min_rto=cfg.min_rto, max_rto=cfg.max_rto,
+                                initial_rto=cfg.initial_rto, clock_granularity=cfg.granularity)
+        self.cc = create_cc(cfg.cc)
+        self.ccs = CongestionState(cwnd=0, smss=self.smss, iw_segments=cfg.iw)
+        self._timed: tuple[int, int] | None = None   # (seq that must be acked, send time): Karn
+        self.retries = 0                 # consecutive timeouts of the same segment
+        self.dupacks = 0
+        self._persist_backoff = 0
+
+        # Outputs, drained by the owner.
+        self.outbox: list[tuple[Segment, SendReason]] = []
+        self.notes: list[str] = []
+        self.deadlines: list[int | None] = [None] * len(TimerKind)
+        self._armed_at: list[int] = [0] * len(TimerKind)
+        self.timers_changed: set[TimerKind] = set()
+        self.on_closed: Callable[[Connection], None] | None = None
+        self.stats = {"data_segments_sent": 0, "bytes_sent": 0, "retransmissions": {},
+                      "dup_acks_received": 0, "segments_received": 0}
+        self._last_vars: tuple = ()
+        self._recv_row = -1
+        self._cause = -1                 # uid of the packet being processed, for the trace
+        self._passive = False            # opened by LISTEN
+        self._rto_pending = False        # inside an RTO expiry (names the first retransmission)
+        self._ack_due: SendReason | None = None   # an ACK owed, sent by poll_output
+
+    # ---------------------------------------------------------------- application calls
+    def open_active(self, now: int) -> None:
+        """Active OPEN (RFC 9293 3.10.1, CLOSED state): send SYN, enter SYN-SENT."""
+        self._app_call(now, 2)
+        self._set_state(now, S.SYN_SENT)
+        self._send_syn(now, SendReason.SYN)
+        self._publish(now)
+
+    def open_passive(self, now: int) -> None:
+        """Passive OPEN (RFC 9293 3.10.1): wait in LISTEN for a SYN."""
+        self._app_call(now, 3)
+        self._set_state(now, S.LISTEN)
+        self._publish(now)
+
+    def send(self, now: int, data: bytes) -> int:
+        """SEND call (RFC 9293 3.10.2): accept as much of ``data`` as the send buffer holds.
+
+        Returns the number of bytes accepted (0 when the buffer is full or sending is closed).
+        """
+        if self.fin_queued or self.state not in (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED,
+                                                 S.CLOSE_WAIT):
+            return 0
+        room = self.cfg.snd_buf - len(self._snd_data)
+        n = min(room, len(data))
+        if n > 0:
+            self._snd_data += data[:n] if n < len(data) else data
+            self.written += n
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.APP_WRITE, self.node, self.id, -1, n, self.written, len(data))
+        if n > 0 and self.state in CAN_SEND:
+            self._transmit(now)
+        self._publish(now)
+        return n
+
+    def readable(self) -> int:
+        """In-order bytes waiting for the application."""
+        return len(self._rcv_data)
+
+    def read(self, now: int, max_bytes: int | None = None) -> bytes:
+        """RECEIVE call (RFC 9293 3.10.3): take up to ``max_bytes`` in-order bytes.
+
+        Reading frees receive buffer space; when the window this opens is worth announcing
+        (RFC 9293 3.8.6.2.2: at least min(buffer/2, MSS) more than last advertised) a window
+        update is sent at once.
+        """
+        n = len(self._rcv_data) if max_bytes is None else min(max_bytes, len(self._rcv_data))
+        if n <= 0:
+            return b""
+        out = bytes(self._rcv_data[:n])
+        del self._rcv_data[:n]
+        self.read_total += n
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.APP_READ, self.node, self.id, -1, n, self.read_total)
+        if self.state in SYNCHRONIZED and not self.peer_fin and self._ack_due is None:
+            old = self._adv_wnd
+            self._update_rcv_wnd()
+            threshold = min(self.cfg.rcv_buf // 2, self.smss)
+            if self.rcv_wnd - old >= threshold:
+                self._send_ack(now, SendReason.WINDOW_UPDATE)
+        self._publish(now)
+        return out
+
+    def close(self, now: int) -> None:
+        """CLOSE call (RFC 9293 3.10.4): no more data from us; our FIN follows what is queued."""
+        self._app_call(now, 0)
+        st = self.state
+        if st in (S.LISTEN, S.SYN_SENT):
+            self._delete(now, Note.CLOSED)
+        elif st == S.SYN_RECEIVED:
+            self.fin_queued = True      # RFC 9293 3.10.4: FIN goes once ESTABLISHED is reached
+        elif st == S.ESTABLISHED:
+            self.fin_queued = True
+            self._set_state(now, S.FIN_WAIT_1)
+            self._transmit(now)
+        elif st == S.CLOSE_WAIT:
+            self.fin_queued = True
+            self._set_state(now, S.LAST_ACK)
+            self._transmit(now)
+        self._publish(now)
+
+    def abort(self, now: int) -> None:
+        """ABORT call (RFC 9293 3.10.5): send RST in synchronized states, drop everything."""
+        self._app_call(now, 1)
+        if self.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            self._emit(Segment(self.local_port, self.remote_port, self.snd_nxt, 0, RST, 0),
+                       SendReason.RST_ABORT)
+        self._delete(now, Note.CLOSED)
+        self._publish(now)
+
+    # ---------------------------------------------------------------- arriving segments
+    def on_segment(self, now: int, seg: Segment, uid: int = -1) -> RecvOutcome:
+        """Process one arriving segment (RFC 9293 3.10.7). Returns what was made of it."""
+        self.stats["segments_received"] += 1
+        tr = self.trace
+        if tr is not None:
+            self._recv_row = tr.emit(now, EventKind.SEG_RECV, self.node, self.id, uid, seg.seq,
+                                     seg.ack, len(seg.payload), seg.flags)
+        self._cause = uid
+        st = self.state
+        if st == S.LISTEN:
+            outcome = self._seg_listen(now, seg)
+        elif st == S.SYN_SENT:
+            outcome = self._seg_syn_sent(now, seg)
+        elif st == S.CLOSED:
+            outcome = RecvOutcome.NO_CONNECTION
+        else:
+            outcome = self._seg_synchronized(now, seg)
+        if tr is not None:
+            tr.d[self._recv_row] = seg.flags | (int(outcome) << 16)
+        self._cause = -1
+        self._publish(now)
+        return outcome
+
+    def _seg_listen(self, now: int, seg: Segment) -> RecvOutcome:
+        """LISTEN (RFC 9293 3.10.7.2)."""
+        if seg.flags & RST:
+            return RecvOutcome.RST_IGNORED
+        if seg.flags & ACK:
+            self._emit(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0),
+                       SendReason.RST_BAD_ACK)
+            return RecvOutcome.BAD_ACK
+        if not seg.flags & SYN:
+            return RecvOutcome.STALE
+        self._learn_peer(seg)
+        self.snd_nxt = self.snd_max = self.iss
+        self.snd_una = self.iss
+        self._set_state(now, S.SYN_RECEIVED)
+        self._send_syn(now, SendReason.SYN_ACK)
+        return RecvOutcome.SYN_ACCEPTED
+
+    def _seg_syn_sent(self, now: int, seg: Segment) -> RecvOutcome:
+        """SYN-SENT (RFC 9293 3.10.7.3)."""
+        flags = seg.flags
+        ack_ok = False
+        if flags & ACK:
+            if _le(seg.ack, self.iss) or _lt(self.snd_max, seg.ack):
+                if not flags & RST:
+                    self._emit(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0),
+                               SendReason.RST_BAD_ACK)
+                return RecvOutcome.BAD_ACK
+            ack_ok = True
+        if flags & RST:
+            if ack_ok:
+                self._delete(now, Note.REFUSED)
+                return RecvOutcome.RST_ACCEPTED
+            return RecvOutcome.RST_IGNORED
+        if not flags & SYN:
+            return RecvOutcome.STALE
+        self._learn_peer(seg)
+        if ack_ok:
+            self._ack_advance(now, seg.ack, seg)
+        self._update_window(now, seg)
+        if _lt(self.iss, self.snd_una):
+            self._establish(now)
+            # The handshake's third segment goes out on its own, as real stacks send it.
+            self._emit(self._segment(self.snd_nxt, ACK), SendReason.ACK)
+            self._transmit(now)
+        else:
+            # Simultaneous open: answer with SYN,ACK and wait for its acknowledgment.
+            self._set_state(now, S.SYN_RECEIVED)
+            self.snd_nxt = self.iss
+            self._send_syn(now, SendReason.SYN_ACK)
+        return RecvOutcome.SYN_ACCEPTED
+
+    def _seg_synchronized(self, now: int, seg: Segment) -> RecvOutcome:
+        """SYN-RECEIVED .. TIME-WAIT (RFC 9293 3.10.7.4), checks in the RFC's order."""
+        flags = seg.flags
+        seg_len = seg.seg_len
+        # First: sequence number acceptability.
+        if not self._acceptable(seg.seq, seg_len):
+            if flags & RST:
+                return RecvOutcome.RST_IGNORED
+            zero_window_ack = (self.rcv_wnd == 0 and seg.seq == self.rcv_nxt and flags & ACK
+                               and self.state != S.SYN_RECEIVED)
+            if flags & FIN and self.peer_fin:
+                self._send_ack(now, self._receive_fin(now, -1))
+                return RecvOutcome.DUPLICATE
+            self._send_ack(now, SendReason.DUP_ACK)
+            if not zero_window_ack:
+                return RecvOutcome.OUT_OF_WINDOW
+            # RFC 9293 3.10.7.4: with a zero window, still process valid ACKs.
+            self._process_ack(now, seg)
+            return RecvOutcome.OUT_OF_WINDOW
+        # Second: RST (RFC 5961 3.2: only an exact match resets; in-window gets a challenge ACK).
+        if flags & RST:
+            if seg.seq != self.rcv_nxt:
+                self._send_ack(now, SendReason.CHALLENGE_ACK)
+                return RecvOutcome.RST_IGNORED
+            if self.state == S.SYN_RECEIVED and self._passive:
+                # Back to LISTEN is what RFC 9293 asks; we model one connection per SYN,
+                # so the listener simply forgets this one.
+                self._delete(now, Note.CLOSED)
+            elif self.state in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT):
+                self._delete(now, Note.CLOSED)
+            else:
+                self._delete(now, Note.RESET)
+            return RecvOutcome.RST_ACCEPTED
+        # Fourth: SYN in a synchronized state (RFC 5961 4.2: challenge ACK).
+        if flags & SYN:
+            if self.state == S.SYN_RECEIVED and seg.seq == self.irs:
+                # Our SYN-ACK was probably lost: the peer repeated its SYN.
+                self._send_syn(now, SendReason.SYN_RETRY)
+                return RecvOutcome.DUPLICATE
+            self._send_ack(now, SendReason.CHALLENGE_ACK)
+            return RecvOutcome.STALE
+        # Fifth: ACK field.
+        if not flags & ACK:
+            return RecvOutcome.STALE
+        outcome = self._process_ack(now, seg)
+        if self.state == S.CLOSED:
+            return outcome
+        # Seventh: segment text; eighth: FIN. One ACK answers both.
+        fin_off = None
+        if flags & FIN:
+            fin_off = self.received + _diff(seg.seq, self.rcv_nxt) + len(seg.payload)
+        data_outcome = None
+        ack_reason = None
+        if seg.payload:
+            if self.state in CAN_RECEIVE:
+                data_outcome = self._receive_data(now, seg)
+            else:
+                data_outcome = RecvOutcome.DUPLICATE
+            ack_reason = (SendReason.ACK if data_outcome in (RecvOutcome.IN_ORDER,
+                                                             RecvOutcome.FILLED_HOLE)
+                          else SendReason.DUP_ACK)
+        if fin_off is not None:
+            ack_reason = self._receive_fin(now, fin_off)
+        if ack_reason is not None:
+            self._send_ack(now, ack_reason)
+        return data_outcome if data_outcome is not None else outcome
+
+    def _acceptable(self, seq: int, seg_len: int) -> bool:
+        """The four cases of RFC 9293 3.10.7.4 first check."""
+        wnd = self.rcv_wnd
+        nxt = self.rcv_nxt
+        if seg_len == 0:
+            if wnd == 0:
+                return seq == nxt
+            return _le(nxt, seq) and _lt(seq, (nxt + wnd) & MASK)
+        if wnd == 0:
+            return False
+        end = (seq + seg_len - 1) & MASK
+        right = (nxt + wnd) & MASK
+        return (_le(nxt, seq) and _lt(seq, right)) or (_le(nxt, end) and _lt(end, right))
+
+    def _process_ack(self, now: int, seg: Segment) -> RecvOutcome:
+        """Fifth check (RFC 9293 3.10.7.4), with the per-state differences."""
+        st = self.state
+        ack = seg.ack
+        if st == S.SYN_RECEIVED:
+            if _lt(self.snd_una, ack) and _le(ack, self.snd_max):
+                self._establish(now)
+                self.snd_wnd = seg.window
+                self.snd_wl1, self.snd_wl2 = seg.seq, ack
+                self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
+                st = S.ESTABLISHED
+            else:
+                self._emit(Segment(self.local_port, self.remote_port, ack, 0, RST, 0),
+                           SendReason.RST_BAD_ACK)
+                return RecvOutcome.BAD_ACK
+        if st == S.TIME_WAIT:
+            return RecvOutcome.ACCEPTED
+        if _lt(self.snd_max, ack):
+            # Acknowledges something not yet sent: ACK and drop (RFC 9293 3.10.7.4).
+            self._send_ack(now, SendReason.ACK)
+            return RecvOutcome.BAD_ACK
+        outcome = RecvOutcome.ACCEPTED
+        if _lt(self.snd_una, ack):
+            self._ack_advance(now, ack, seg)
+        elif ack == self.snd_una and self._is_dup_ack(seg):
+            self.dupacks += 1
+            self.stats["dup_acks_received"] += 1
+            outcome = RecvOutcome.DUP_ACK
+        self._update_window(now, seg)
+        if self.fin_sent and self.snd_una == ((self._fin_seq() + 1) & MASK) and not self.fin_acked:
+            self.fin_acked = True
+            if st == S.FIN_WAIT_1:
+                self._set_state(now, S.FIN_WAIT_2)
+            elif st == S.CLOSING:
+                self._enter_time_wait(now)
+            elif st == S.LAST_ACK:
+                self._delete(now, Note.CLOSED)
+                return outcome
+        if self.state in CAN_SEND:
+            self._transmit(now)
+        return outcome
+
+    def _is_dup_ack(self, seg: Segment) -> bool:
+        """RFC 5681 section 2 'DUPLICATE ACKNOWLEDGMENT': outstanding data, no payload, no SYN
+        or FIN, same ACK number and the same advertised window."""
+        return (self.snd_max != self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
+                and seg.window == self.snd_wnd)
+
+    def _ack_advance(self, now: int, ack: int, seg: Segment) -> None:
+        """New data acknowledged: free it, take an RTT sample (Karn), grow cwnd, manage the
+        retransmission timer (RFC 6298 5.2, 5.3)."""
+        acked = _diff(ack, self.snd_una)
+        syn_part = 1 if self.snd_una == self.iss else 0
+        data_acked = min(acked - syn_part, len(self._snd_data))
+        if data_acked > 0:
+            del self._snd_data[:data_acked]
+            self._snd_off += data_acked
+        flight_before = _diff(self.snd_max, self.snd_una)
+        self.snd_una = ack
+        if _lt(self.snd_nxt, ack):
+            self.snd_nxt = ack
+        self.dupacks = 0
+        self.retries = 0
+        if self._timed is not None and _le(self._timed[0], ack):
+            self.rtt.sample(now - self._timed[1])
+            self._timed = None
+        elif self.rtt.backoff:
+            self.rtt.reset_backoff()
+        if self.state not in (S.SYN_SENT, S.SYN_RECEIVED) and not syn_part:
+            self.cc.on_ack(self.ccs, now, acked, flight_before, None)
+        if self.snd_una == self.snd_max:
+            self._cancel(now, TimerKind.RTO)
+            self._cancel(now, TimerKind.SYN)
+        else:
+            self._arm(now, TimerKind.RTO, self.rtt.rto)
+        if data_acked > 0 and self.written - self._snd_off < self.cfg.snd_buf:
+            self.notes.append(Note.WRITABLE)
+
+    def _update_window(self, now: int, seg: Segment) -> None:
+        """Send-window update rule of RFC 9293 3.10.7.4 (SND.WL1/SND.WL2 guard old segments)."""
+        if (_lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and _le(self.snd_wl2, seg.ack))
+                or self.snd_wnd == 0 and seg.ack == self.snd_una and self.snd_wl1 == seg.seq):
+            self.snd_wnd = seg.window
+            self.snd_wl1 = seg.seq
+            self.snd_wl2 = seg.ack
+            if seg.window > self.max_snd_wnd:
+                self.max_snd_wnd = seg.window
+            if seg.window > 0 and self.deadlines[TimerKind.PERSIST] is not None:
+                self._cancel(now, TimerKind.PERSIST)
+                self._persist_backoff = 0
+
+    def _receive_data(self, now: int, seg: Segment) -> RecvOutcome:
+        """Seventh check: place the text in the receive buffer or the out-of-order queue."""
+        data = seg.payload
+        d = _diff(seg.seq, self.rcv_nxt)
+        if d < 0:
+            data = data[-d:]
+            d = 0
+        room = self.rcv_wnd - d
+        if room <= 0 or not data:
+            return RecvOutcome.DUPLICATE
+        if len(data) > room:
+            data = data[:room]
+        if d > 0:
+            added = self.ooo.add(self.received + d, bytes(data))
+            if added:
+                self._trace_ooo(now)
+            return RecvOutcome.OUT_OF_ORDER
+        filled = bool(self.ooo)
+        self._append_in_order(now, data)
+        if filled:
+            more = self.ooo.pop_contiguous(self.received)
+            if more:
+                self._append_in_order(now, more)
+            self._trace_ooo(now)
+        self._check_peer_fin(now)       # a FIN that arrived early may now be in order
+        return RecvOutcome.FILLED_HOLE if filled else RecvOutcome.IN_ORDER
+
+    def _append_in_order(self, now: int, data: bytes) -> None:
+        offset = self.received
+        self._rcv_data += data
+        self.received += len(data)
+        self.rcv_nxt = (self.rcv_nxt + len(data)) & MASK
+        self._update_rcv_wnd()
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.DELIVER, self.node, self.id, self._cause, len(data),
+                            offset, len(self._rcv_data))
+        self.notes.append(Note.READABLE)
+
+    def _receive_fin(self, now: int, fin_off: int) -> SendReason:
+        """Eighth check: the peer's FIN at stream offset ``fin_off``. An out-of-order FIN is
+        remembered until the bytes before it arrive. Returns the reason for the ACK it needs."""
+        if self.peer_fin:
+            # A retransmitted FIN: acknowledge again; in TIME-WAIT restart the 2 MSL wait.
+            if self.state == S.TIME_WAIT:
+                self._arm(now, TimerKind.TIME_WAIT, 2 * self.cfg.msl)
+                return SendReason.TIME_WAIT_ACK
+            return SendReason.DUP_ACK
+        if fin_off < self.received:
+            return SendReason.DUP_ACK
+        self._peer_fin_off = fin_off
+        return SendReason.ACK if self._check_peer_fin(now) else SendReason.DUP_ACK
+
+    def _check_peer_fin(self, now: int) -> bool:
+        """Process the peer's FIN once every byte before it has arrived (RFC 9293 3.10.7.4,
+        eighth check): advance RCV.NXT over it and change state."""
+        if self._peer_fin_off is None or self.peer_fin or self._peer_fin_off != self.received:
+            return False
+        self.peer_fin = True
+        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+        self.notes.append(Note.PEER_FIN)
+        st = self.state
+        if st in (S.SYN_RECEIVED, S.ESTABLISHED):
+            self._set_state(now, S.CLOSE_WAIT)
+        elif st == S.FIN_WAIT_1:
+            if self.fin_acked:
+                self._enter_time_wait(now)
+            else:
+                self._set_state(now, S.CLOSING)
+        elif st == S.FIN_WAIT_2:
+            self._enter_time_wait(now)
+        return True
+
+    # ---------------------------------------------------------------- timers
+    def on_timer(self, now: int, kind: TimerKind) -> None:
+        """A deadline in ``deadlines`` was reached. Stale calls (deadline moved) are ignored."""
+        deadline = self.deadlines[kind]
+        if deadline is None or deadline != now:
+            return
+        self.deadlines[kind] = None
+        ran = now - self._armed_at[kind]
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.TIMER_EXPIRE, self.node, self.id, -1, int(kind), ran,
+                            self.snd_una, self.snd_nxt)
+        if kind == TimerKind.RTO:
+            self._on_rto(now)
+        elif kind == TimerKind.SYN:
+            self._on_syn_timeout(now)
+        elif kind == TimerKind.TIME_WAIT:
+            self._delete(now, Note.CLOSED)
+        elif kind == TimerKind.PERSIST:
+            self._on_persist(now)
+        self._publish(now)
+
+    def _on_rto(self, now: int) -> None:
+        """RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back off, restart;
+        RFC 5681 3.1 eq. 4: ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS."""
+        if self.snd_una == self.snd_max:
+            return
+        self.retries += 1
+        if self.retries > self.cfg.max_retries:
+            self._emit(Segment(self.local_port, self.remote_port, self.snd_nxt, 0, RST, 0),
+                       SendReason.RST_ABORT)
+            self._delete(now, Note.TIMEOUT)
+            return
+        flight = _diff(self.snd_max, self.snd_una)
+        self.cc.on_rto(self.ccs, now, flight)
+        self.rtt.on_timeout()
+        self._timed = None                      # Karn: no sample from a retransmitted segment
+        self.snd_nxt = self.snd_una             # go back N: resend from the first hole
+        self._rto_pending = True
+        self._transmit(now)
+        self._rto_pending = False
+        self._arm(now, TimerKind.RTO, self.rtt.rto)
+
+    def _on_syn_timeout(self, now: int) -> None:
+        """SYN or SYN-ACK not acknowledged in time: retry with doubled timeout (RFC 6298 5.5)."""
+        if self.state not in (S.SYN_SENT, S.SYN_RECEIVED):
+            return
+        self.retries += 1
+        if self.retries > self.cfg.syn_retries:
+            self._delete(now, Note.TIMEOUT)
+            return
+        self.rtt.on_timeout()
+        self._send_syn(now, SendReason.SYN_RETRY)
+
+    def _on_persist(self, now: int) -> None:
+        """RFC 9293 3.8.6.1: the peer's window is zero; probe with one byte beyond it."""
+        if self.snd_wnd > 0 or self.state not in CAN_SEND:
+            self._persist_backoff = 0
+            self._transmit(now)
+            return
+        off = self._off(self.snd_una)
+        if off < self.written:
+            payload = bytes(self._snd_data[off - self._snd_off:off - self._snd_off + 1])
+            self._emit(self._segment(self.snd_una, ACK, payload), SendReason.WINDOW_PROBE)
+        self._persist_backoff += 1
+        self._arm_persist(now)
+
+    def _arm_persist(self, now: int) -> None:
+        base = max(self.rtt.rto, self.cfg.min_rto)
+        self._arm(now, TimerKind.PERSIST, min(base << self._persist_backoff, self.cfg.max_rto),
+                  self._persist_backoff)
+
+    def _arm(self, now: int, kind: TimerKind, duration: int, backoff: int | None = None) -> None:
+        deadline = now + duration
+        self.deadlines[kind] = deadline
+        self._armed_at[kind] = now
+        self.timers_changed.add(kind)
+        if self.trace is not None:
+            if backoff is None:
+                backoff = self.rtt.backoff if kind in (TimerKind.RTO, TimerKind.SYN) else 0
+            self.trace.emit(now, EventKind.TIMER_ARM, self.node, self.id, -1, int(kind), deadline,
+                            duration, backoff)
+
+    def _cancel(self, now: int, kind: TimerKind) -> None:
+        deadline = self.deadlines[kind]
+        if deadline is None:
+            return
+        self.deadlines[kind] = None
+        self.timers_changed.add(kind)
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.TIMER_CANCEL, self.node, self.id, -1, int(kind), deadline)
+
+    # ---------------------------------------------------------------- sending
+    def _off(self, seq: int) -> int:
+        """Stream offset of data sequence number ``seq`` (the first data byte, ISS+1, is 0).
+
+        Measured from the start of the send buffer, so it stays right across wrap-around."""
+        return self._snd_off + _diff(seq, (self.iss + 1 + self._snd_off) & MASK)
+
+    def _fin_seq(self) -> int:
+        return (self.iss + 1 + self.written) & MASK
+
+    def _transmit(self, now: int) -> None:
+        """Send what the windows allow: new data, retransmissions after a timeout (go-back-N)
+        and finally our FIN. Sending is limited by min(SND.WND, cwnd) (RFC 5681 3.1) and by the
+        sender's silly window avoidance (RFC 9293 3.8.6.2.1)."""
+        if self.state not in CAN_SEND:
+            return
+        smss = self.smss
+        sent_any = False
+        while True:
+            nxt = self.snd_nxt
+            off = self._off(nxt)
+            unsent = self.written - off
+            flight = _diff(nxt, self.snd_una)
+            wnd = min(self.snd_wnd, self.ccs.cwnd)
+            usable = wnd - flight
+            if unsent > 0:
+                n = min(smss, unsent, usable)
+                if n <= 0:
+                    if self.snd_wnd == 0 and flight == 0 and self.deadlines[TimerKind.PERSIST] is None:
+                        self._arm_persist(now)
+                    break
+                if n < smss and n < unsent and n < self.max_snd_wnd // 2 and flight > 0:
+                    break   # sender SWS avoidance: wait for a fuller segment
+                start = off - self._snd_off
+                payload = bytes(self._snd_data[start:start + n])
+                flags = ACK
+                if n == unsent:
+                    flags |= PSH
+                    if self.fin_queued:
+                        flags |= FIN
+                self._send_data(now, nxt, flags, payload)
+                sent_any = True
+                continue
+            if self.fin_queued and unsent == 0 and (not self.fin_sent or nxt != self.snd_max) \
+                    and nxt == self._fin_seq():
+                self._send_data(now, nxt, ACK | FIN, b"")
+                sent_any = True
+            break
+        if sent_any and self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max:
+            self._arm(now, TimerKind.RTO, self.rtt.rto)
+
+    def _send_data(self, now: int, seq: int, flags: int, payload: bytes) -> None:
+        n = len(payload)
+        end = (seq + n + (1 if flags & FIN else 0)) & MASK
+        retransmit = _lt(seq, self.snd_max)
+        if retransmit:
+            if self._rto_pending and seq == self.snd_una:
+                reason = SendReason.RTO_RETX if n else SendReason.FIN_RETX
+            else:
+                reason = SendReason.GO_BACK_N if n else SendReason.FIN_RETX
+            self._count_retx(reason)
+        else:
+            reason = SendReason.NEW_DATA if n else SendReason.FIN
+            if self._timed is None and n:
+                self._timed = (end, now)     # time this segment (one sample per flight, Karn)
+        if flags & FIN:
+            self.fin_sent = True
+        if n:
+            self.stats["data_segments_sent"] += 1
+            self.stats["bytes_sent"] += n
+        self.snd_nxt = end
+        if _lt(self.snd_max, end):
+            self.snd_max = end
+        self._emit(self._segment(seq, flags, payload), reason)
+
+    def _count_retx(self, reason: SendReason) -> None:
+        by_cause = self.stats["retransmissions"]
+        by_cause[reason.name] = by_cause.get(reason.name, 0) + 1
+
+    def _segment(self, seq: int, flags: int, payload: bytes = b"", options: tuple = ()) -> Segment:
+        self._update_rcv_wnd()
+        wnd = min(self.rcv_wnd, MAX_WINDOW)
+        self._adv_wnd = wnd
+        ack = self.rcv_nxt if flags & ACK else 0
+        return Segment(self.local_port, self.remote_port, seq, ack, flags, wnd, payload, options)
+
+    def _send_ack(self, now: int, reason: SendReason) -> None:
+        """Owe the peer an ACK. It goes out in :meth:`poll_output`, after the application had
+        its chance to read (so it carries the freshest window) unless data or a FIN sent in
+        the meantime carries it (piggybacking, RFC 9293 3.8.6.3)."""
+        if self._ack_due is None or reason in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
+                                               SendReason.TIME_WAIT_ACK):
+            self._ack_due = reason
+
+    def poll_output(self, now: int) -> list[tuple[Segment, SendReason]]:
+        """Take the segments to send, with an owed ACK appended. The owner calls this after
+        every call into the connection and after the application handled ``notes``."""
+        if self._ack_due is not None:
+            reason = self._ack_due
+            self._ack_due = None
+            if self.state in SYNCHRONIZED:
+                self._emit(self._segment(self.snd_nxt, ACK), reason)
+                self._publish(now)
+        out = self.outbox
+        self.outbox = []
+        return out
+
+    def _send_syn(self, now: int, reason: SendReason) -> None:
+        """SYN (active open) or SYN,ACK (passive): sequence ISS, our MSS option (RFC 9293 3.7.1)."""
+        flags = SYN | (ACK if self.state == S.SYN_RECEIVED else 0)
+        self.snd_nxt = (self.iss + 1) & MASK
+        self.snd_max = self.snd_nxt
+        opts = (TcpOption(OPT_MSS, self.cfg.mss),)
+        if reason == SendReason.SYN_RETRY:
+            self._count_retx(reason)
+            self._timed = None
+        else:
+            self._timed = (self.snd_nxt, now)   # the handshake gives the first RTT sample
+        self._emit(self._segment(self.iss, flags, b"", opts), reason)
+        self._arm(now, TimerKind.SYN, self.rtt.rto)
+
+    def _emit(self, seg: Segment, reason: SendReason) -> None:
+        if seg.flags & ACK and reason not in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
+                                              SendReason.TIME_WAIT_ACK):
+            self._ack_due = None        # this segment carries the acknowledgment
+        self.outbox.append((seg, reason))
+
+    def _update_rcv_wnd(self) -> None:
+        """RCV.WND is the free receive-buffer space, but the right edge never moves left
+        (RFC 9293 3.8.6: the window SHOULD NOT be shrunk)."""
+        free = self.cfg.rcv_buf - len(self._rcv_data)
+        right = (self.rcv_nxt + free) & MASK
+        if self.state in SYNCHRONIZED and _lt(right, self._rcv_right):
+            right = self._rcv_right
+        self._rcv_right = right
+        self.rcv_wnd = max(0, _diff(right, self.rcv_nxt))
+
+    # ---------------------------------------------------------------- state bookkeeping
+    def _learn_peer(self, seg: Segment) -> None:
+        """Record the peer's ISN (IRS) and MSS option (RFC 9293 3.7.1: send at most its MSS)."""
+        self.irs = seg.seq
+        self.rcv_nxt = (seg.seq + 1) & MASK
+        self._rcv_right = (self.rcv_nxt + self.cfg.rcv_buf) & MASK
+        self.snd_wnd = seg.window
+        self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
+        self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
+        peer_mss = seg.option(OPT_MSS)
+        self.smss = min(self.cfg.mss, peer_mss if isinstance(peer_mss, int) and peer_mss > 0 else 536)
+        self.ccs.smss = self.smss
+        if self.trace is not None and 0 <= self.id < len(self.trace.conns):
+            self.trace.conns[self.id].irs = self.irs
+
+    def _establish(self, now: int) -> None:
+        self._cancel(now, TimerKind.SYN)
+        self.retries = 0
+        self.rtt.reset_backoff()
+        self.cc.init(self.ccs, now)
+        self._set_state(now, S.ESTABLISHED)
+        self.notes.append(Note.ESTABLISHED)
+        if self.fin_queued:
+            self._set_state(now, S.FIN_WAIT_1)
+            self._transmit(now)
+
+    def _enter_time_wait(self, now: int) -> None:
+        """TIME-WAIT: linger 2*MSL so that old duplicates die out (RFC 9293 3.4.2, 3.6)."""
+        for kind in (TimerKind.RTO, TimerKind.PERSIST, TimerKind.SYN):
+            self._cancel(now, kind)
+        self._set_state(now, S.TIME_WAIT)
+        self._arm(now, TimerKind.TIME_WAIT, 2 * self.cfg.msl)
+
+    def _set_state(self, now: int, new: TcpState) -> None:
+        old = self.state
+        if old == new:
+            return
+        self.state = new
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.STATE, self.node, self.id, -1, int(old), int(new),
+                            self._cause)
+
+    def _delete(self, now: int, note: str) -> None:
+        """Delete the TCB (enter CLOSED): stop every timer and tell the application."""
+        for kind in TimerKind:
+            self._cancel(now, kind)
+        self._set_state(now, S.CLOSED)
+        self.notes.append(note)
+        if self.on_closed is not None:
+            self.on_closed(self)
+
+    def _app_call(self, now: int, what: int) -> None:
+        if what == 3:
+            self._passive = True
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.APP_CALL, self.node, self.id, -1, what)
+
+    def _trace_ooo(self, now: int) -> None:
+        if self.trace is None:
+            return
+        base = self.rcv_nxt
+        received = self.received
+        ranges = tuple(((base + s - received) & MASK, (base + e - received) & MASK)
+                       for s, e in self.ooo.ranges())
+        self.trace.emit(now, EventKind.OOO, self.node, self.id, self._cause, self.ooo.held_bytes,
+                        len(ranges), extra=ranges)
+
+    def traced_values(self) -> tuple:
+        """Current values of the traced variables, in :class:`Var` order."""
+        return (self.snd_una, self.snd_nxt, self.snd_wnd, self.rcv_nxt, self.rcv_wnd,
+                self.ccs.cwnd, self.ccs.ssthresh, self.rtt.srtt if self.rtt.srtt is not None else -1,
+                self.rtt.rttvar if self.rtt.rttvar is not None else -1, self.rtt.rto,
+                len(self._snd_data), len(self._rcv_data), self.snd_max)
+
+    def _publish(self, now: int) -> None:
+        """Emit a VAR event for every traced variable that changed since the last call."""
+        values = self.traced_values()
+        last = self._last_vars
+        if values == last:
+            return
+        self._last_vars = values
+        tr = self.trace
+        if tr is None:
+            return
+        if not last:
+            last = (None,) * len(values)
+        for i, (old, new) in enumerate(zip(last, values)):
+            if old != new:
+                tr.emit(now, EventKind.VAR, self.node, self.id, -1, i, -1 if old is None else old, new)
+
+    @property
+    def bytes_in_flight(self) -> int:
+        return _diff(self.snd_max, self.snd_una)
+
+    def __repr__(self) -> str:
+        return (f"<Connection {self.local_port}->{self.remote_port} {self.state.name} "
+                f"una={self.snd_una} nxt={self.snd_nxt} rcv_nxt={self.rcv_nxt}>")

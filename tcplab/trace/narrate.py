@@ -1,0 +1,349 @@
+"""Plain-language narration: one line per trace event saying what happened and which rule
+decided it. Used by the terminal ladder, the GUI's narration log and exports.
+
+Byte positions are given as people count them: the first data byte of a stream is byte 1, which
+has sequence number ISN + 1.
+"""
+
+from __future__ import annotations
+
+from tcplab.net.packet import FIN, RST, SYN, flags_str
+from tcplab.sim.clock import fmt_duration
+from tcplab.trace import typed as T
+from tcplab.trace.events import DropReason, EventKind, RecvOutcome, SendReason, TcpState, TimerKind, Var
+
+MASK = 0xFFFFFFFF
+
+STATE_MEANING = {
+    TcpState.CLOSED: "no connection",
+    TcpState.LISTEN: "waiting for a SYN from any client",
+    TcpState.SYN_SENT: "SYN sent, waiting for the SYN-ACK",
+    TcpState.SYN_RECEIVED: "SYN received and answered, waiting for the final ACK",
+    TcpState.ESTABLISHED: "open: data may flow both ways",
+    TcpState.FIN_WAIT_1: "we sent FIN, waiting for its ACK",
+    TcpState.FIN_WAIT_2: "our FIN is acknowledged; waiting for the peer's FIN",
+    TcpState.CLOSE_WAIT: "the peer finished sending; waiting for our application to close",
+    TcpState.CLOSING: "both sides sent FIN at once; waiting for the ACK of ours",
+    TcpState.LAST_ACK: "we sent our FIN after the peer's; waiting for its ACK",
+    TcpState.TIME_WAIT: "waiting 2*MSL so that stray old segments die out (RFC 9293 3.6)",
+}
+
+DROP_MEANING = {
+    DropReason.LOSS: "lost at random on the link",
+    DropReason.BURST_LOSS: "lost in a loss burst (Gilbert-Elliott bad state)",
+    DropReason.QUEUE_FULL: "the link's transmit queue was full (drop-tail)",
+    DropReason.LINK_DOWN: "the link is down",
+    DropReason.NO_ROUTE: "no route to the destination",
+    DropReason.TTL_EXPIRED: "its TTL ran out (RFC 791)",
+    DropReason.CHECKSUM: "it arrived corrupted and failed the checksum check (RFC 9293 3.1)",
+    DropReason.FAULT: "dropped on purpose by an instructor's rule",
+    DropReason.HOST_DOWN: "the receiving host is down",
+    DropReason.MTU: "larger than the link MTU with Don't Fragment set",
+    DropReason.NOT_FOR_US: "addressed to another host",
+}
+
+TIMER_NAME = {
+    TimerKind.RTO: "retransmission timer",
+    TimerKind.SYN: "connection (SYN) retry timer",
+    TimerKind.DELACK: "delayed-ACK timer",
+    TimerKind.PERSIST: "persist timer",
+    TimerKind.KEEPALIVE: "keepalive timer",
+    TimerKind.TIME_WAIT: "TIME-WAIT timer",
+    TimerKind.APP: "application timer",
+}
+
+TIMER_ON_EXPIRY = {
+    TimerKind.RTO: "retransmit the earliest unacknowledged segment (RFC 6298 5.4)",
+    TimerKind.SYN: "send the SYN again with a doubled timeout (RFC 6298 5.5)",
+    TimerKind.DELACK: "send the ACK it was holding back",
+    TimerKind.PERSIST: "probe the zero window with one byte (RFC 9293 3.8.6.1)",
+    TimerKind.KEEPALIVE: "send a keepalive probe (RFC 9293 3.8.4)",
+    TimerKind.TIME_WAIT: "delete the connection (CLOSED)",
+    TimerKind.APP: "let the application act",
+}
+
+
+class Narrator:
+    """Renders trace events of one run as sentences."""
+
+    def __init__(self, trace) -> None:
+        self.trace = trace
+        self._peers: dict[int, int] = {}
+        self._fins: dict[int, list[tuple[int, int]]] | None = None
+        self._fins_len = 0
+
+    def peer_conn(self, conn: int) -> int:
+        """Connection id of the other endpoint of ``conn`` (-1 if it never existed)."""
+        if conn in self._peers:
+            return self._peers[conn]
+        tr = self.trace
+        info = tr.conns[conn]
+        found = -1
+        for other in tr.conns:
+            if (other.local_port == info.remote_port and other.remote_port == info.local_port
+                    and other.local_ip == info.remote_ip and other.remote_ip == info.local_ip):
+                found = other.id
+                if other.id > conn if info.role == "client" else other.id < conn:
+                    break
+        self._peers[conn] = found
+        return found
+
+    def _acks_fin(self, conn: int, ack: int, t: int) -> bool:
+        """Whether ``ack`` (sent by ``conn`` at time ``t``) acknowledges the peer's FIN."""
+        peer = self.peer_conn(conn)
+        if peer < 0:
+            return False
+        tr = self.trace
+        if self._fins is None or self._fins_len != len(tr):
+            fins: dict[int, list[tuple[int, int]]] = {}
+            for i in tr.indices(EventKind.SEG_SENT):
+                if tr.d[i] & FIN:
+                    fins.setdefault(tr.conn[i], []).append((tr.t[i], (tr.a[i] + tr.c[i] + 1) & MASK))
+            self._fins, self._fins_len = fins, len(tr)
+        return any(when <= t and end == ack for when, end in self._fins.get(peer, ()))
+
+    # helpers ---------------------------------------------------------------------------------
+    def who(self, conn: int, node: int = -1) -> str:
+        tr = self.trace
+        if conn >= 0:
+            info = tr.conns[conn]
+            name = tr.nodes[info.node]
+            if sum(1 for c in tr.conns if c.node == info.node) > 1:
+                return f"{name}:{info.local_port}"
+            return name
+        return tr.nodes[node] if node >= 0 else "network"
+
+    def peer(self, conn: int) -> str:
+        peer = self.peer_conn(conn)
+        return self.trace.nodes[self.trace.conns[peer].node] if peer >= 0 else "the peer"
+
+    def _byte(self, conn: int, seq: int, own: bool = True) -> int | None:
+        """Data byte number (1 = first) of ``seq`` in the sender's stream."""
+        info = self.trace.conns[conn]
+        base = info.iss if own else info.irs
+        if base is None:
+            return None
+        return (seq - base) & MASK
+
+    def _range(self, conn: int, seq: int, length: int) -> str:
+        first = self._byte(conn, seq)
+        if first is None or length <= 0:
+            return f"seq {seq}"
+        return f"bytes {first}-{first + length - 1} (seq {seq}..{(seq + length - 1) & MASK})"
+
+    def packet_label(self, uid: int) -> str:
+        tr = self.trace
+        if not 0 <= uid < len(tr.packets):
+            return f"packet #{uid}"
+        seg = tr.packets[uid].segment
+        extra = f" len={len(seg.payload)}" if seg.payload else ""
+        return f"{flags_str(seg.flags)} seq={seg.seq} ack={seg.ack}{extra}"
+
+    # the sentences ---------------------------------------------------------------------------
+    def explain(self, i: int) -> str:
+        ev = self.trace.event(i)
+        method = getattr(self, "_" + type(ev).__name__, None)
+        return method(ev) if method else type(ev).__name__
+
+    def _SegmentSent(self, ev: T.SegmentSent) -> str:
+        if ev.conn < 0:
+            return (f"{self.who(-1, ev.node)} has no connection for that segment and answers with "
+                    f"RST seq={ev.seq} ack={ev.ack} (RFC 9293 3.10.7.1)")
+        me, peer = self.who(ev.conn), self.peer(ev.conn)
+        r = ev.reason
+        info = self.trace.conns[ev.conn]
+        if r == SendReason.SYN:
+            return (f"{me} asks to open a connection: SYN with its initial sequence number "
+                    f"{ev.seq} (RFC 9293 3.5)")
+        if r == SendReason.SYN_ACK:
+            return (f"{me} accepts: SYN-ACK with its own initial sequence number {ev.seq} and "
+                    f"ACK {ev.ack} = {peer}'s {(ev.ack - 1) & MASK} + 1, because a SYN uses one "
+                    f"sequence number (RFC 9293 3.5)")
+        if r == SendReason.SYN_RETRY:
+            return f"{me} sends its {flags_str(ev.flags)} again: no answer came before the timer ran out"
+        if r in (SendReason.ACK, SendReason.WINDOW_UPDATE) and info.irs is not None \
+                and ev.ack == (info.irs + 1) & MASK and info.role == "client" and ev.length == 0:
+            return (f"{me} acknowledges {peer}'s SYN with ACK {ev.ack}: the three-way handshake "
+                    f"is complete (RFC 9293 3.5)")
+        if r == SendReason.NEW_DATA:
+            text = f"{me} sends {self._range(ev.conn, ev.seq, ev.length)}: every byte has its own sequence number (RFC 9293 3.4)"
+            if ev.flags & FIN:
+                text += "; FIN rides along: it has nothing more to send"
+            return text
+        if r == SendReason.ACK and self._acks_fin(ev.conn, ev.ack, ev.t):
+            return (f"{me} acknowledges {peer}'s FIN with ACK {ev.ack}: the FIN, like a SYN, "
+                    f"takes one sequence number (RFC 9293 3.6)")
+        if r == SendReason.ACK:
+            got = self._byte(ev.conn, ev.ack, own=False)
+            upto = f" (all bytes up to {got - 1} arrived)" if got and got > 1 else ""
+            return f"{me} acknowledges with ACK {ev.ack}: the next byte it expects{upto} (cumulative ACK, RFC 9293 3.4)"
+        if r == SendReason.DUP_ACK:
+            return (f"{me} repeats ACK {ev.ack} at once: what arrived was out of order or already "
+                    f"had, and it is still missing seq {ev.ack} (RFC 9293 3.10.7.4, RFC 5681 4.2)")
+        if r == SendReason.WINDOW_UPDATE:
+            return f"{me} tells {peer} its window reopened: {ev.ack} onward, room for more data (RFC 9293 3.8.6.2.2)"
+        if r == SendReason.RTO_RETX:
+            return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)}: the earliest "
+                    f"unacknowledged data, after its retransmission timer expired (RFC 6298 5.4)")
+        if r == SendReason.GO_BACK_N:
+            return (f"{me} resends {self._range(ev.conn, ev.seq, ev.length)}, sent before the timeout "
+                    f"and still unacknowledged; after a timeout it starts again from one segment "
+                    f"(slow start, RFC 5681 3.1)")
+        if r == SendReason.FAST_RETX:
+            return f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)} after three duplicate ACKs (fast retransmit, RFC 5681 3.2)"
+        if r == SendReason.FIN:
+            return f"{me} has nothing more to send: FIN seq={ev.seq} (RFC 9293 3.6)"
+        if r == SendReason.FIN_RETX:
+            return f"{me} sends its FIN again: it was not acknowledged in time"
+        if r == SendReason.RST_ABORT:
+            return f"{me} aborts the connection: RST seq={ev.seq}; no goodbye, buffers are discarded (RFC 9293 3.10.5)"
+        if r == SendReason.RST_BAD_ACK:
+            return f"{me} answers an acknowledgment for data it never sent with RST seq={ev.seq} (RFC 9293 3.10.7)"
+        if r == SendReason.WINDOW_PROBE:
+            return f"{me} probes {peer}'s zero window with one byte (persist timer, RFC 9293 3.8.6.1)"
+        if r == SendReason.CHALLENGE_ACK:
+            return f"{me} answers a suspicious RST or SYN with a challenge ACK {ev.ack} (RFC 5961)"
+        if r == SendReason.TIME_WAIT_ACK:
+            return f"{me} is in TIME-WAIT: it acknowledges the repeated FIN again and restarts the 2*MSL wait (RFC 9293 3.6)"
+        return f"{me} sends {flags_str(ev.flags)} seq={ev.seq} ack={ev.ack} ({r.name.lower()})"
+
+    def _SegmentReceived(self, ev: T.SegmentReceived) -> str:
+        o = ev.outcome
+        if ev.conn < 0:
+            who = self.who(-1, ev.node)
+            if ev.flags & RST:
+                return f"{who} receives an RST for a connection it does not have and ignores it"
+            return f"{who} receives {flags_str(ev.flags)} for port it has no connection on"
+        me = self.who(ev.conn)
+        what = f"{flags_str(ev.flags)} seq={ev.seq}" + (f" len={ev.length}" if ev.length else "")
+        if o == RecvOutcome.IN_ORDER:
+            return f"{me} receives {what}: exactly the next bytes it expected"
+        if o == RecvOutcome.OUT_OF_ORDER:
+            return f"{me} receives {what} ahead of a gap: it holds the data until the gap is filled (RFC 9293 3.10.7.4)"
+        if o == RecvOutcome.FILLED_HOLE:
+            return f"{me} receives {what}: it fills the gap, and the held data behind it becomes in order"
+        if o == RecvOutcome.DUPLICATE:
+            return f"{me} receives {what}, which it already has"
+        if o == RecvOutcome.OUT_OF_WINDOW:
+            return f"{me} receives {what} outside its receive window and does not accept it (RFC 9293 3.10.7.4)"
+        if o == RecvOutcome.DUP_ACK:
+            return f"{me} receives a duplicate ACK {ev.ack}: the peer is still waiting for that byte (RFC 5681 2)"
+        if o == RecvOutcome.RST_ACCEPTED:
+            return f"{me} receives RST seq={ev.seq}: the connection is reset (RFC 9293 3.10.7.4, RFC 5961)"
+        if o == RecvOutcome.RST_IGNORED:
+            return f"{me} receives RST seq={ev.seq} that does not match RCV.NXT and ignores it (RFC 5961 3.2)"
+        if o == RecvOutcome.SYN_ACCEPTED:
+            return f"{me} receives {what}"
+        if o == RecvOutcome.BAD_ACK:
+            return f"{me} receives ACK {ev.ack} for something it never sent"
+        if ev.flags & SYN:
+            return f"{me} receives {what}"
+        return f"{me} receives {what}" + (f" ack={ev.ack}" if ev.flags else "")
+
+    def _PacketDropped(self, ev: T.PacketDropped) -> str:
+        tr = self.trace
+        where = tr.links[ev.link].name if ev.link >= 0 else (tr.nodes[ev.node] if ev.node >= 0 else "?")
+        why = DROP_MEANING.get(ev.reason, ev.reason.name)
+        if ev.reason == DropReason.QUEUE_FULL:
+            why += f", {ev.detail} packets waiting"
+        return f"{self.packet_label(ev.pkt)} is dropped at {where}: {why}"
+
+    def _Delivered(self, ev: T.Delivered) -> str:
+        me = self.who(ev.conn)
+        return (f"{me}'s TCP has bytes {ev.offset + 1}-{ev.offset + ev.nbytes} in order and hands "
+                f"them to the application's receive buffer ({ev.waiting} bytes waiting to be read)")
+
+    def _StateChanged(self, ev: T.StateChanged) -> str:
+        return f"{self.who(ev.conn)}: {ev.old.label} -> {ev.new.label}, {STATE_MEANING[ev.new]}"
+
+    def _TimerArmed(self, ev: T.TimerArmed) -> str:
+        name = TIMER_NAME[ev.timer]
+        backoff = f", backed off {ev.backoff}x" if ev.backoff else ""
+        return (f"{self.who(ev.conn)} starts its {name}: {fmt_duration(ev.duration)}{backoff}; "
+                f"on expiry it will {TIMER_ON_EXPIRY[ev.timer]}")
+
+    def _TimerCancelled(self, ev: T.TimerCancelled) -> str:
+        return f"{self.who(ev.conn)} stops its {TIMER_NAME[ev.timer]}: no longer needed"
+
+    def _TimerExpired(self, ev: T.TimerExpired) -> str:
+        me = self.who(ev.conn)
+        waited = fmt_duration(ev.ran)
+        if ev.timer == TimerKind.RTO:
+            una = self._byte(ev.conn, ev.snd_una)
+            nxt = self._byte(ev.conn, ev.snd_nxt)
+            pending = (f"bytes {una}-{nxt - 1} (seq {ev.snd_una}..) were unacknowledged"
+                       if una is not None and nxt is not None and nxt > una else
+                       f"seq {ev.snd_una} was unacknowledged")
+            return (f"{me}'s retransmission timer expired after {waited}: {pending}. RFC 6298 5.4 "
+                    f"retransmits the earliest unacknowledged segment and 5.5 doubles the timeout")
+        if ev.timer == TimerKind.TIME_WAIT:
+            return f"{me} waited {waited} in TIME-WAIT (2*MSL): the connection is deleted"
+        return f"{me}'s {TIMER_NAME[ev.timer]} expired after {waited}: it will {TIMER_ON_EXPIRY[ev.timer]}"
+
+    def _VarChanged(self, ev: T.VarChanged) -> str:
+        v = ev.var
+        if v in (Var.SRTT, Var.RTTVAR, Var.RTO):
+            old = "unset" if ev.old < 0 else fmt_duration(ev.old)
+            return f"{self.who(ev.conn)}: {v.label} {old} -> {fmt_duration(ev.new)} (RFC 6298)"
+        return f"{self.who(ev.conn)}: {v.label} {ev.old} -> {ev.new}"
+
+    def _OutOfOrderChanged(self, ev: T.OutOfOrderChanged) -> str:
+        me = self.who(ev.conn)
+        if not ev.ranges:
+            return f"{me}'s out-of-order queue is empty: everything received is in order"
+        parts = ", ".join(f"seq {s}..{(e - 1) & MASK}" for s, e in ev.ranges)
+        return f"{me} holds {ev.held_bytes} bytes out of order ({parts}) until the gap before them is filled"
+
+    def _AppWrote(self, ev: T.AppWrote) -> str:
+        me = self.who(ev.conn)
+        if ev.nbytes < ev.asked:
+            return f"{me}'s application writes {ev.asked} bytes; the send buffer takes {ev.nbytes}"
+        return f"{me}'s application writes {ev.nbytes} bytes into the send buffer"
+
+    def _AppRead(self, ev: T.AppRead) -> str:
+        return f"{self.who(ev.conn)}'s application reads {ev.nbytes} bytes ({ev.total} so far)"
+
+    def _Hop(self, ev: T.Hop) -> str:
+        tr = self.trace
+        return (f"{self.packet_label(ev.pkt)} leaves {tr.nodes[ev.node]} on link "
+                f"{tr.links[ev.link].name}, arriving in {fmt_duration(ev.arrival - ev.t)}")
+
+    def _Arrived(self, ev: T.Arrived) -> str:
+        return f"{self.packet_label(ev.pkt)} arrives at {self.trace.nodes[ev.node]}"
+
+    def _LinkChanged(self, ev: T.LinkChanged) -> str:
+        tr = self.trace
+        link = tr.links[ev.link]
+        a, b = tr.nodes[link.a], tr.nodes[link.b]
+        direction = f"{a}->{b}" if ev.direction == 0 else f"{b}->{a}"
+        if ev.param == "up":
+            return f"link {link.name} ({direction}) is {'restored' if ev.new else 'cut'}"
+        return f"link {link.name} ({direction}): {ev.param} {ev.old} -> {ev.new}"
+
+    def _NodeChanged(self, ev: T.NodeChanged) -> str:
+        name = self.trace.nodes[ev.node]
+        if ev.restarted:
+            return f"{name} restarts with empty connection tables"
+        return f"{name} crashes: its connections vanish without FIN or RST"
+
+    def _PacketAltered(self, ev: T.PacketAltered) -> str:
+        link = self.trace.links[ev.link].name
+        if ev.what == "duplicate":
+            return f"link {link} duplicates {self.packet_label(ev.original)}"
+        if ev.what == "corrupt":
+            return f"link {link} flips a bit in {self.packet_label(ev.original)}"
+        return f"link {link} holds back {self.packet_label(ev.original)}: later packets overtake it"
+
+    def _AppCall(self, ev: T.AppCall) -> str:
+        me = self.who(ev.conn)
+        return {"close": f"{me}'s application closes: no more data from it (CLOSE, RFC 9293 3.10.4)",
+                "abort": f"{me}'s application aborts the connection (ABORT, RFC 9293 3.10.5)",
+                "open": f"{me}'s application opens a connection (active OPEN)",
+                "listen": f"{me}'s application listens for connections (passive OPEN)"}[ev.call]
+
+    def _CongestionEvent(self, ev: T.CongestionEvent) -> str:
+        return f"{self.who(ev.conn)}: congestion control event {ev.what}"
+
+
+def explain(trace, i: int) -> str:
+    return Narrator(trace).explain(i)

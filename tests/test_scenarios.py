@@ -1,0 +1,158 @@
+"""The article's scenarios, run through the whole engine, with its numbers exactly."""
+
+import io
+
+import pytest
+
+from tcplab.net.packet import ACK, FIN, PSH, RST, SYN
+from tcplab.scenario import builtin_scenarios, load
+from tcplab.scenario.runner import Run
+from tcplab.sim.clock import SEC
+from tcplab.trace.capture import write_pcapng
+from tcplab.trace.events import DropReason, EventKind, SendReason, TcpState, TimerKind
+
+
+def run(name, *overrides, seed=None, keep=False):
+    r = Run(load(name, list(overrides)), seed=seed, keep_data=keep)
+    r.run()
+    return r
+
+
+def sent(r):
+    """[(time, node name, seg, reason)] for every segment sent by an endpoint."""
+    tr = r.trace
+    return [(tr.t[i], tr.nodes[tr.node[i]], tr.packets[tr.pkt[i]].segment, SendReason(tr.d[i] >> 16))
+            for i in tr.indices(EventKind.SEG_SENT)]
+
+
+def states(r, node):
+    tr = r.trace
+    n = tr.nodes.index(node)
+    return [TcpState(tr.b[i]) for i in tr.indices(EventKind.STATE) if tr.node[i] == n]
+
+
+def test_every_builtin_scenario_loads_and_runs():
+    for name in builtin_scenarios():
+        if name == "bulk":
+            r = run(name, "apps.bulk.bytes=200000")
+        else:
+            r = run(name)
+        assert len(r.trace) > 0, name
+
+
+def test_handshake_isns_100_and_500():
+    segs = sent(run("handshake"))
+    (t1, n1, syn, _), (t2, n2, synack, _), (t3, n3, ack, _) = segs[:3]
+    assert (n1, syn.flags, syn.seq) == ("client", SYN, 100)
+    assert (n2, synack.flags, synack.seq, synack.ack) == ("server", SYN | ACK, 500, 101)
+    assert (n3, ack.flags, ack.seq, ack.ack) == ("client", ACK, 101, 501)
+    assert t1 < t2 < t3
+    assert len(segs) == 3
+
+
+def test_handshake_states():
+    r = run("handshake")
+    assert states(r, "client") == [TcpState.SYN_SENT, TcpState.ESTABLISHED]
+    assert states(r, "server") == [TcpState.LISTEN, TcpState.SYN_RECEIVED, TcpState.ESTABLISHED]
+
+
+def test_transfer_per_byte_sequence_and_cumulative_acks():
+    r = run("transfer")
+    segs = sent(r)
+    data = [(s.seq, len(s.payload)) for _, n, s, _ in segs if n == "server" and s.payload]
+    assert data == [(501, 500), (1001, 500), (1501, 500), (2001, 500)]
+    # Each ACK names the next byte expected; the last data ACK rides on the client's FIN.
+    acks = [(s.ack, s.flags) for _, n, s, _ in segs if n == "client" and s.ack > 501]
+    assert acks == [(1001, ACK), (1501, ACK), (2001, ACK), (2501, FIN | ACK), (2502, ACK)]
+    req = [(s.seq, len(s.payload)) for _, n, s, _ in segs if n == "client" and s.payload]
+    assert req == [(101, 40)]
+
+
+def test_loss_retransmits_after_timer_expiry():
+    r = run("loss")
+    tr = r.trace
+    drops = [i for i in tr.indices(EventKind.DROP)]
+    assert len(drops) == 1 and DropReason(tr.a[drops[0]]) == DropReason.FAULT
+    lost = tr.packets[tr.pkt[drops[0]]].segment
+    assert (lost.seq, len(lost.payload)) == (1001, 500)
+    expiries = [i for i in tr.indices(EventKind.TIMER_EXPIRE) if TimerKind(tr.a[i]) == TimerKind.RTO]
+    assert len(expiries) == 1
+    e = expiries[0]
+    assert tr.nodes[tr.node[e]] == "server" and tr.b[e] == 1 * SEC   # waited the 1 s RTO
+    retx = [(t, s) for t, n, s, reason in sent(r) if reason == SendReason.RTO_RETX]
+    assert len(retx) == 1
+    t, s = retx[0]
+    assert t == tr.t[e] and (s.seq, len(s.payload)) == (1001, 500)
+    acks = [s.ack for _, n, s, _ in sent(r) if n == "client"]
+    assert 1501 in acks and acks.index(1501) > acks.index(1001)
+    summary = r.summary()
+    server = [c for c in summary["connections"] if c["role"] == "server"][0]
+    assert server["retransmissions"]["by_cause"] == {"RTO_RETX": 1}
+
+
+def test_reorder_holds_then_reassembles():
+    r = run("reorder", keep=True)
+    tr = r.trace
+    ooo = [tr.event(i) for i in tr.indices(EventKind.OOO)]
+    assert ooo[0].ranges == ((1501, 2001),)
+    assert ooo[1].ranges == ((1501, 2501),)
+    assert ooo[-1].ranges == ()
+    client = r.app("web").client_side
+    assert client.stats.received == 2000
+    assert bytes(client.stats.keep) == bytes(r.app("web").server_sides[0].stats.sent_keep)
+    dup = [s.ack for _, n, s, reason in sent(r) if n == "client" and reason == SendReason.DUP_ACK]
+    assert dup == [1001, 1001]
+    assert not any(reason in (SendReason.RTO_RETX, SendReason.GO_BACK_N) for *_, reason in sent(r))
+
+
+def test_close_four_steps_and_time_wait():
+    r = run("close")
+    tr = r.trace
+    after = [(n, s.flags, s.seq, s.ack) for t, n, s, _ in sent(r) if s.flags & FIN or
+             (t > 0 and not s.payload and s.flags == ACK)]
+    fins = [(n, f) for n, f, *_ in after if f & FIN]
+    assert [n for n, _ in fins] == ["client", "server"]
+    # 1. FIN from the client, 2. ACK from the server, 3. FIN from the server, 4. ACK.
+    i = next(k for k, x in enumerate(after) if x[0] == "client" and x[1] & FIN)
+    steps = after[i:i + 4]
+    assert [(n, f) for n, f, *_ in steps] == [("client", FIN | ACK), ("server", ACK),
+                                              ("server", FIN | ACK), ("client", ACK)]
+    assert steps[1][3] == steps[0][2] + 1 and steps[3][3] == steps[2][2] + 1
+    assert states(r, "client")[-3:] == [TcpState.FIN_WAIT_2, TcpState.TIME_WAIT, TcpState.CLOSED]
+    assert states(r, "server")[-3:] == [TcpState.CLOSE_WAIT, TcpState.LAST_ACK, TcpState.CLOSED]
+    tw = [i for i in tr.indices(EventKind.TIMER_EXPIRE) if TimerKind(tr.a[i]) == TimerKind.TIME_WAIT]
+    assert len(tw) == 1 and tr.b[tw[0]] == 2 * SEC
+
+
+def test_abort_clean_close_beside_reset():
+    r = run("abort")
+    s = r.summary()
+    by = {(c["app"], c["role"]): c for c in s["connections"]}
+    assert by[("clean", "client")]["final_state"] == "CLOSED"
+    assert by[("typing", "client")]["final_state"] == "CLOSED"
+    rst = [(n, seg) for _, n, seg, reason in sent(r) if reason == SendReason.RST_CLOSED]
+    assert rst and rst[0][0] == "server" and rst[0][1].flags & RST
+    client_typing = r.app("typing").client_side
+    assert client_typing.stats.outcome == "reset"
+    assert r.app("clean").client_side.stats.outcome == "closed"
+
+
+def test_same_seed_same_trace_and_same_pcap():
+    a = run("bulk", "apps.bulk.bytes=300000", seed=5)
+    b = run("bulk", "apps.bulk.bytes=300000", seed=5)
+    assert a.trace.fingerprint() == b.trace.fingerprint()
+    pa, pb = io.BytesIO(), io.BytesIO()
+    write_pcapng(a.trace, 0, pa)
+    write_pcapng(b.trace, 0, pb)
+    assert pa.getvalue() == pb.getvalue() and len(pa.getvalue()) > 1000
+    c = run("bulk", "apps.bulk.bytes=300000", seed=6)
+    assert c.trace.fingerprint() != a.trace.fingerprint()
+
+
+def test_bulk_delivers_everything_intact():
+    r = run("bulk", "apps.bulk.bytes=500000")
+    app = r.app("bulk")
+    assert app.server_sides[0].stats.received == 500000
+    assert app.server_sides[0].stats.recv_digest.digest() == app.client_side.stats.sent_digest.digest()
+    conns = r.summary()["connections"]
+    assert all(c["final_state"] in ("CLOSED", "TIME-WAIT") for c in conns)
