@@ -109,3 +109,14 @@ def test_time_formatting():
     assert fmt_time(1_234_567_891) == "1.234567 s"
     assert fmt_duration(200 * MS) == "200 ms"
     assert fmt_duration(2 * SEC) == "2 s"
+
+
+def test_run_without_advance_stays_at_last_event_when_idle():
+    s = Scheduler()
+    s.schedule_at(5, lambda: None)
+    s.run(until=100, advance=False)
+    assert s.now == 5
+    s.schedule_at(50, lambda: None)
+    s.schedule_at(500, lambda: None)
+    s.run(until=100, advance=False)
+    assert s.now == 100          # something is still pending: the clock moves to until

@@ -78,8 +78,8 @@ PARAM_NAMES = tuple(f.name for f in fields(ChannelParams))
 class Channel:
     """One direction of a link: ``src`` sends to ``dst``. Direction 0 is a->b, 1 is b->a."""
 
-    __slots__ = ("link", "direction", "src", "dst", "p", "queue", "busy", "net", "rng",
-                 "ge_bad", "last_arrival", "rules", "tx_packets", "tx_bytes")
+    __slots__ = ("link", "direction", "src", "dst", "p", "queue", "busy_until", "net", "rng",
+                 "ge_bad", "last_arrival", "rules", "tx_packets", "tx_bytes", "_done")
 
     def __init__(self, link: "Link", direction: int, src: "Node", dst: "Node",
                  params: ChannelParams, net: "Network") -> None:
@@ -89,7 +89,8 @@ class Channel:
         self.dst = dst
         self.p = params
         self.queue: deque[Packet] = deque()
-        self.busy = False
+        self.busy_until = 0       # the transmitter is serialising a packet until then
+        self._done: object | None = None   # scheduled end of transmission, only when a queue waits
         self.net = net
         self.rng = net.rng.stream(f"link:{link.name}:{direction}")
         self.ge_bad = False
@@ -109,12 +110,14 @@ class Channel:
         if size > p.mtu:
             net.drop(pkt, self.src.id, DropReason.MTU, self.link.id, size, self.direction)
             return
-        if self.busy:
+        if self.queue or net.sched.now < self.busy_until:
             if len(self.queue) >= p.queue:
                 net.drop(pkt, self.src.id, DropReason.QUEUE_FULL, self.link.id, len(self.queue),
                          self.direction)
                 return
             self.queue.append(pkt)
+            if self._done is None:
+                self._done = net.sched.schedule_at(self.busy_until, self._tx_done)
             return
         self._start(pkt, size)
 
@@ -125,10 +128,9 @@ class Channel:
         now = sched.now
         p = self.p
         tx = (size * 8_000_000_000) // p.bandwidth if p.bandwidth else 0
-        self.busy = True
+        self.busy_until = now + tx
         self.tx_packets += 1
         self.tx_bytes += size
-        sched.schedule(tx, self._tx_done)
         if not p.up:   # went down while this packet waited
             net.drop(pkt, self.src.id, DropReason.LINK_DOWN, self.link.id, 0, self.direction)
             return
@@ -190,17 +192,29 @@ class Channel:
                 return None, rule.extra_delay
         return None, 0
 
+    @property
+    def busy(self) -> bool:
+        """Whether a packet is being serialised right now."""
+        return self.net.sched.now < self.busy_until
+
     def _tx_done(self) -> None:
-        self.busy = False
+        """The transmitter is free and packets wait: start the next one (the end of its
+        serialisation is only scheduled while more are queued behind it)."""
+        self._done = None
         if self.queue:
             pkt = self.queue.popleft()
             self._start(pkt, pkt.total_length)
+            if self.queue:
+                self._done = self.net.sched.schedule_at(self.busy_until, self._tx_done)
 
-    def flush(self) -> None:
-        """Drop everything queued (used when the link goes down)."""
+    def flush(self, reason: DropReason = DropReason.LINK_DOWN) -> None:
+        """Drop everything queued (the link went down, or the sending host crashed)."""
+        if self._done is not None:
+            self._done.cancel()
+            self._done = None
         while self.queue:
             pkt = self.queue.popleft()
-            self.net.drop(pkt, self.src.id, DropReason.LINK_DOWN, self.link.id, 0, self.direction)
+            self.net.drop(pkt, self.src.id, reason, self.link.id, 0, self.direction)
 
 
 class Link:
@@ -249,6 +263,5 @@ class Link:
                                 extra=(name, old, value))
             if name == "up" and not value:
                 ch.flush()
-            if name == "up" and value and ch.queue and not ch.busy:
-                pkt = ch.queue.popleft()
-                ch._start(pkt, pkt.total_length)
+            if name == "up" and value and ch.queue and ch._done is None:
+                ch._done = self.net.sched.schedule_at(max(now, ch.busy_until), ch._tx_done)

@@ -291,7 +291,7 @@ class Host(Node):
         self.handlers.clear()
         self.listeners.clear()
         for ch in self.channels:
-            ch.queue.clear()
+            ch.flush(DropReason.HOST_DOWN)
         net.trace.emit(net.sched.now, EventKind.NODE, self.id, -1, -1, 0)
 
     def restart(self) -> None:

@@ -145,8 +145,8 @@ class Run:
     def run(self, until: int | None = None, max_events: int | None = None) -> int:
         """Advance the engine (to ``until`` ns, default the scenario's duration)."""
         start = time.perf_counter()
-        n = self.net.run(until=self.scenario.duration if until is None else until,
-                         max_events=max_events)
+        n = self.net.sched.run(until=self.scenario.duration if until is None else until,
+                               max_events=max_events, advance=False)
         self.wall += time.perf_counter() - start
         return n
 

@@ -95,10 +95,12 @@ class Scheduler:
             return True
         return False
 
-    def run(self, until: int | None = None, max_events: int | None = None) -> int:
+    def run(self, until: int | None = None, max_events: int | None = None,
+            advance: bool = True) -> int:
         """Run events in order until the heap is empty, the next event is after ``until``, or
-        ``max_events`` have run. With ``until`` set, the clock ends at ``until`` (if the run was
-        not cut short by ``max_events``). Returns the number of events run."""
+        ``max_events`` have run. With ``until`` set and ``advance`` true, the clock ends at
+        ``until`` (if the run was not cut short by ``max_events``); with ``advance`` false it
+        stays at the last event when nothing is left to run. Returns the number of events run."""
         heap = self._heap
         pop = heapq.heappop
         count = 0
@@ -118,6 +120,6 @@ class Scheduler:
             count += 1
             callback(*args)
         self.events_processed += count
-        if until is not None and count != limit and until > self.now:
+        if until is not None and count != limit and until > self.now and (advance or self.peek() is not None):
             self.now = until
         return count

@@ -133,6 +133,7 @@ class Connection:
         self._passive = False            # opened by LISTEN
         self._rto_pending = False        # inside an RTO expiry (names the first retransmission)
         self._ack_due: SendReason | None = None   # an ACK owed, sent by poll_output
+        self._syn_lost = False           # a SYN or SYN-ACK was retransmitted
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -242,7 +243,7 @@ class Connection:
         else:
             outcome = self._seg_synchronized(now, seg)
         if tr is not None:
-            tr.d[self._recv_row] = seg.flags | (int(outcome) << 16)
+            tr.set_d(self._recv_row, seg.flags | (int(outcome) << 16))
         self._cause = -1
         self._publish(now)
         return outcome
@@ -445,8 +446,7 @@ class Connection:
         if self._timed is not None and _le(self._timed[0], ack):
             self.rtt.sample(now - self._timed[1])
             self._timed = None
-        elif self.rtt.backoff:
-            self.rtt.reset_backoff()
+        # Otherwise a backed-off RTO stays until a valid sample (RFC 6298 section 3, Karn).
         if self.state not in (S.SYN_SENT, S.SYN_RECEIVED) and not syn_part:
             self.cc.on_ack(self.ccs, now, acked, flight_before, None)
         if self.snd_una == self.snd_max:
@@ -749,6 +749,7 @@ class Connection:
         if reason == SendReason.SYN_RETRY:
             self._count_retx(reason)
             self._timed = None
+            self._syn_lost = True
         else:
             self._timed = (self.snd_nxt, now)   # the handshake gives the first RTT sample
         self._emit(self._segment(self.iss, flags, b"", opts), reason)
@@ -786,10 +787,15 @@ class Connection:
             self.trace.conns[self.id].irs = self.irs
 
     def _establish(self, now: int) -> None:
+        """The handshake completed. If a SYN or SYN-ACK had to be retransmitted, RFC 6298 5.7
+        raises an RTO below 3 s to 3 s and RFC 5681 3.1 starts with a one-segment window."""
         self._cancel(now, TimerKind.SYN)
         self.retries = 0
-        self.rtt.reset_backoff()
-        self.cc.init(self.ccs, now)
+        if self._syn_lost:
+            self.rtt.reinit_after_syn_timeout()
+        else:
+            self.rtt.reset_backoff()
+        self.cc.init(self.ccs, now, syn_lost=self._syn_lost)
         self._set_state(now, S.ESTABLISHED)
         self.notes.append(Note.ESTABLISHED)
         if self.fin_queued:

@@ -1,9 +1,11 @@
-"""Columnar, append-only storage for trace events.
+"""Compact, append-only storage for trace events.
 
-Each column is an ``array.array`` of fixed-width integers: appending is a C-level operation with
-amortised doubling growth, an event costs 55 bytes, and ``columns()`` hands numpy arrays to views
-without per-event Python objects. Packets are kept once each (by uid) for the inspector and the
-pcap writer; rare events that need more than four integers keep the rest in ``extra``.
+Every event is nine 64-bit integers ``(t, kind, node, conn, pkt, a, b, c, d)`` appended to one
+``array('q')`` in a single C call (72 bytes an event, amortised doubling growth, no per-event
+Python object kept). ``trace.t``, ``trace.kind``... are light column views for indexed access;
+``columns()`` hands numpy arrays (copies, so the store may keep growing) to views and plots.
+Packets are kept once each (by uid) for the inspector and the pcap writer; rare events that need
+more than four integers keep the rest in ``extra``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,31 @@ import numpy as np
 from tcplab.trace.events import EventKind
 
 COLUMNS = ("t", "kind", "node", "conn", "pkt", "a", "b", "c", "d")
-_TYPECODES = {"t": "q", "kind": "B", "node": "h", "conn": "i", "pkt": "q",
-              "a": "q", "b": "q", "c": "q", "d": "q"}
+NCOL = len(COLUMNS)
+
+
+class _Column:
+    """Indexed access to one field of every event: ``trace.t[i]``, ``trace.kind[a:b]``."""
+
+    __slots__ = ("_data", "_k")
+
+    def __init__(self, data: array, k: int) -> None:
+        self._data = data
+        self._k = k
+
+    def __len__(self) -> int:
+        return len(self._data) // NCOL
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            return self._data[start * NCOL + self._k:stop * NCOL:step * NCOL]
+        if i < 0:
+            i += len(self)
+        return self._data[i * NCOL + self._k]
+
+    def __iter__(self):
+        return iter(self._data[self._k::NCOL])
 
 
 @dataclass
@@ -68,34 +93,24 @@ class Trace:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.t = array("q")
-        self.kind = array("B")
-        self.node = array("h")
-        self.conn = array("i")
-        self.pkt = array("q")
-        self.a = array("q")
-        self.b = array("q")
-        self.c = array("q")
-        self.d = array("q")
-        self.listeners: list[Any] = []
+        self._data = array("q")
+        for k, name in enumerate(COLUMNS):
+            object.__setattr__(self, name, _Column(self._data, k))
 
     # -- writing ---------------------------------------------------------------------------
     def emit(self, t: int, kind: int, node: int = -1, conn: int = -1, pkt: int = -1,
              a: int = 0, b: int = 0, c: int = 0, d: int = 0, extra: Any = None) -> int:
         """Append one event and return its index."""
-        i = len(self.t)
-        self.t.append(t)
-        self.kind.append(kind)
-        self.node.append(node)
-        self.conn.append(conn)
-        self.pkt.append(pkt)
-        self.a.append(a)
-        self.b.append(b)
-        self.c.append(c)
-        self.d.append(d)
+        data = self._data
+        i = len(data) // NCOL
+        data.extend((t, kind, node, conn, pkt, a, b, c, d))
         if extra is not None:
             self.extra[i] = extra
         return i
+
+    def set_d(self, i: int, value: int) -> None:
+        """Rewrite field ``d`` of event ``i`` (a segment's outcome, known after processing)."""
+        self._data[i * NCOL + 8] = value
 
     def add_packet(self, packet: Any) -> int:
         """Give ``packet`` the next uid and keep it; returns the uid."""
@@ -111,24 +126,28 @@ class Trace:
 
     # -- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.t)
+        return len(self._data) // NCOL
+
+    def matrix(self, start: int = 0, end: int | None = None) -> np.ndarray:
+        """A copy of rows ``[start, end)`` as an (n, 9) int64 array, columns in COLUMNS order."""
+        end = len(self) if end is None else end
+        chunk = self._data[start * NCOL:end * NCOL]
+        return np.frombuffer(chunk, dtype=np.int64).reshape(-1, NCOL)
 
     def columns(self, start: int = 0, end: int | None = None) -> dict[str, np.ndarray]:
-        """Numpy copies of the columns for rows ``[start, end)``: safe to keep while the run
-        goes on (a GUI pulls each new batch this way)."""
-        end = len(self.t) if end is None else end
-        return {name: np.frombuffer(getattr(self, name)[start:end], dtype=np.dtype(_TYPECODES[name]))
-                for name in COLUMNS}
+        """Numpy arrays of each column for rows ``[start, end)``: safe to keep while the run goes
+        on (a GUI pulls each new batch this way)."""
+        m = self.matrix(start, end)
+        return {name: np.ascontiguousarray(m[:, k]) for k, name in enumerate(COLUMNS)}
 
     def row(self, i: int) -> tuple[int, ...]:
-        return (self.t[i], self.kind[i], self.node[i], self.conn[i], self.pkt[i],
-                self.a[i], self.b[i], self.c[i], self.d[i])
+        return tuple(self._data[i * NCOL:(i + 1) * NCOL])
 
     def rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, ...]]:
-        end = len(self.t) if end is None else end
-        return zip(self.t[start:end], self.kind[start:end], self.node[start:end],
-                   self.conn[start:end], self.pkt[start:end], self.a[start:end],
-                   self.b[start:end], self.c[start:end], self.d[start:end])
+        end = len(self) if end is None else end
+        data = self._data
+        for i in range(start, end):
+            yield tuple(data[i * NCOL:(i + 1) * NCOL])
 
     def event(self, i: int):
         """The typed event at index ``i`` (see ``tcplab.trace.typed``)."""
@@ -137,19 +156,20 @@ class Trace:
 
     def events(self, start: int = 0, end: int | None = None, kinds: set[int] | None = None):
         from tcplab.trace.typed import make_event
-        end = len(self.t) if end is None else end
+        end = len(self) if end is None else end
         kind = self.kind
         for i in range(start, end):
             if kinds is None or kind[i] in kinds:
                 yield make_event(self, i)
 
     def indices(self, kind: EventKind) -> np.ndarray:
-        return np.flatnonzero(np.frombuffer(self.kind, dtype=np.uint8) == int(kind))
+        """Indices of every event of ``kind``, in order."""
+        kinds = np.frombuffer(self._data[1::NCOL], dtype=np.int64)
+        return np.flatnonzero(kinds == int(kind))
 
     def nbytes(self) -> int:
         """Memory held by the event columns (excluding packets and extras)."""
-        return sum(getattr(self, name).buffer_info()[1] * getattr(self, name).itemsize
-                   for name in COLUMNS)
+        return self._data.buffer_info()[1] * self._data.itemsize
 
     def node_id(self, name: str) -> int:
         return self.nodes.index(name)
@@ -164,7 +184,6 @@ class Trace:
         """A digest of every event column, for "same seed, same trace" checks."""
         import hashlib
         h = hashlib.sha256()
-        for name in COLUMNS:
-            h.update(getattr(self, name).tobytes())
+        h.update(self._data.tobytes())
         h.update(repr(sorted((k, repr(v)) for k, v in self.extra.items())).encode())
         return h.hexdigest()
