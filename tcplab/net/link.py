@@ -34,7 +34,8 @@ class ChannelParams:
     bandwidth: int = 0
     #: One-way propagation delay.
     delay: int = 0
-    #: Extra delay drawn uniformly from [0, jitter] per packet (FIFO order is kept).
+    #: Extra delay drawn uniformly from [0, jitter] per packet (FIFO order is kept: a packet
+    #: never arrives before the one ahead of it).
     jitter: int = 0
     #: Probability that a packet is lost.
     loss: float = 0.0
@@ -138,8 +139,10 @@ class Channel:
         arrival = now + tx + p.delay
         if p.jitter:
             arrival += int(rng.random() * p.jitter)
-        if arrival < self.last_arrival:
-            arrival = self.last_arrival          # jitter never reorders: FIFO link
+        if arrival < self.last_arrival + tx:
+            # Jitter never reorders: the link is FIFO, and a packet cannot finish arriving
+            # before the one ahead of it plus its own serialisation time.
+            arrival = self.last_arrival + tx
         fate = None
         extra = 0
         if self.rules:

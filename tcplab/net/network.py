@@ -111,7 +111,8 @@ class Network:
             dist, paths = nx.single_source_dijkstra(g, dst.name, weight="weight")
             for src in hosts:
                 if src is not dst and src.name not in paths:
-                    raise TopologyError(f"no path between hosts {src.name} and {dst.name}")
+                    a, b = sorted((src.name, dst.name))
+                    raise TopologyError(f"no path between hosts {a} and {b}")
             for name, path in paths.items():
                 if len(path) < 2:
                     continue

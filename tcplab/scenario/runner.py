@@ -12,10 +12,10 @@ from typing import Any
 
 from tcplab.apps import APP_CLASSES, Application
 from tcplab.net.faults import PacketRule, SegmentFilter, parse_flags
-from tcplab.net.network import Network
+from tcplab.net.network import Network, TopologyError
 from tcplab.net.node import Host
 from tcplab.net.packet import ip_from_str, ip_str
-from tcplab.scenario.spec import LINK_KEYS, Scenario
+from tcplab.scenario.spec import LINK_KEYS, Scenario, ScenarioError
 from tcplab.sim.clock import SEC
 from tcplab.trace.events import TcpState
 from tcplab.trace.store import Trace
@@ -35,7 +35,10 @@ class Run:
         self.apps: list[Application] = []
         self.keep_data = keep_data
         self.wall = 0.0
-        self._build()
+        try:
+            self._build()
+        except TopologyError as e:
+            raise ScenarioError(f"{scenario.source}: {e}") from None
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:

@@ -356,6 +356,8 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
                 fail(f"{where}.{d}", str(e))
         links.append(LinkSpec(a, b, dirs[0], dirs[1]))
 
+    _check_connected(hosts, links, fail)
+
     apps = []
     apps_raw = raw.get("apps", {})
     if not isinstance(apps_raw, dict):
@@ -441,6 +443,25 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
                     description=meta.get("description", ""), seed=meta.get("seed", 1),
                     duration=meta.get("duration", 60 * 1_000_000_000), tcp=tcp, hosts=hosts,
                     routers=routers, links=links, apps=apps, faults=faults, raw=raw)
+
+
+def _check_connected(hosts: dict, links: list[LinkSpec], fail) -> None:
+    """Every host must reach every other host over the links."""
+    adjacent: dict[str, set[str]] = {}
+    for ls in links:
+        adjacent.setdefault(ls.a, set()).add(ls.b)
+        adjacent.setdefault(ls.b, set()).add(ls.a)
+    names = sorted(hosts)
+    seen = {names[0]}
+    todo = [names[0]]
+    while todo:
+        for nxt in adjacent.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    for h in names[1:]:
+        if h not in seen:
+            fail("links", f"no path between hosts {names[0]} and {h}")
 
 
 def _check_set_path(path: str, value, link_names, where, fail) -> None:
