@@ -219,7 +219,7 @@ class Connection:
         """ABORT call (RFC 9293 3.10.5): send RST in synchronized states, drop everything."""
         self._app_call(now, 1)
         if self.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._emit(Segment(self.local_port, self.remote_port, self.snd_nxt, 0, RST, 0),
+            self._emit(Segment(self.local_port, self.remote_port, self.snd_max, 0, RST, 0),
                        SendReason.RST_ABORT)
         self._delete(now, Note.CLOSED)
         self._publish(now)
@@ -570,7 +570,7 @@ class Connection:
             return
         self.retries += 1
         if self.retries > self.cfg.max_retries:
-            self._emit(Segment(self.local_port, self.remote_port, self.snd_nxt, 0, RST, 0),
+            self._emit(Segment(self.local_port, self.remote_port, self.snd_max, 0, RST, 0),
                        SendReason.RST_ABORT)
             self._delete(now, Note.TIMEOUT)
             return
@@ -734,7 +734,10 @@ class Connection:
             reason = self._ack_due
             self._ack_due = None
             if self.state in SYNCHRONIZED:
-                self._emit(self._segment(self.snd_nxt, ACK), reason)
+                # SND.MAX, not SND.NXT: after a timeout SND.NXT is rewound for go-back-N and
+                # may lie below the peer's RCV.NXT, where a zero-length segment fails the
+                # acceptability test (RFC 9293 3.10.7.4) and its ACK would be ignored.
+                self._emit(self._segment(self.snd_max, ACK), reason)
                 self._publish(now)
         out = self.outbox
         self.outbox = []
