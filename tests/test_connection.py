@@ -219,10 +219,24 @@ def test_zero_window_persist_probe_then_reopen():
     t = fire_due(c, now + 10 * SEC)
     (probe, reason), = out(c, t)
     assert reason == SendReason.WINDOW_PROBE and len(probe.payload) == 1 and probe.seq == ISS + 1
-    c.on_segment(t + RTT, seg(IRS + 1, ISS + 1, ACK, win=4000))
+    assert c.snd_max == ISS + 2          # the probe byte really went out
+    c.on_segment(t + RTT, seg(IRS + 1, ISS + 2, ACK, win=4000))   # the peer kept it
     segs = out(c, t + RTT)
-    assert sum(len(s.payload) for s, _ in segs) == 800
-    assert c.deadlines[TimerKind.PERSIST] is None
+    assert [(s.seq, len(s.payload)) for s, _ in segs] == [(ISS + 2, 500), (ISS + 502, 299)]
+    assert c.deadlines[TimerKind.PERSIST] is None and c.deadlines[TimerKind.RTO] is not None
+
+
+def test_probe_byte_discarded_by_peer_is_retransmitted_by_the_timer():
+    c, now = established(peer_window=0)
+    c.send(now, b"p" * 800)
+    t = fire_due(c, now + 10 * SEC)
+    out(c, t)
+    c.on_segment(t + RTT, seg(IRS + 1, ISS + 1, ACK, win=4000))   # reopened, byte not kept
+    segs = out(c, t + RTT)
+    assert [(s.seq, len(s.payload)) for s, _ in segs] == [(ISS + 2, 500), (ISS + 502, 299)]
+    t2 = fire_due(c, t + 100 * SEC)
+    (rx, reason), = out(c, t2)
+    assert reason == SendReason.RTO_RETX and rx.seq == ISS + 1
 
 
 def test_sequence_numbers_wrap_around():

@@ -140,6 +140,8 @@ class Side:
             self._pending = self._pending[n:]
             if not self._pending:
                 self.on_all_written(now)
+                if self.conn.peer_fin and not self.conn.readable():
+                    self.on_peer_fin(now)     # it was waiting for this data to go
 
     def close(self, now: int) -> None:
         if self.conn.state not in (TcpState.CLOSED, TcpState.TIME_WAIT):
@@ -408,11 +410,15 @@ class _TypingClient(Side):
 
     def _key(self, now: int) -> None:
         app: TypingApp = self.app  # type: ignore[assignment]
-        self.write(now, pattern(self._typed * app.chunk, app.chunk))
         self._typed += 1
+        self.write(now, pattern((self._typed - 1) * app.chunk, app.chunk))
         if self._typed < app.count:
             self.sched.schedule(app.interval, self._tick)
-        else:
+
+    def on_all_written(self, now: int) -> None:
+        """Close once the last keystroke is in the send buffer (not before: bytes still
+        waiting for buffer space would be lost)."""
+        if self._typed >= self.app.count:  # type: ignore[attr-defined]
             self.close(now)
 
     def _tick(self) -> None:

@@ -109,8 +109,10 @@ class Connection:
         self.peer_fin = False
 
         # Retransmission and congestion state.
+        # The first RTO also respects the configured bounds (RFC 6298 2.4, 2.5).
         self.rtt = RttEstimator(min_rto=cfg.min_rto, max_rto=cfg.max_rto,
-                                initial_rto=cfg.initial_rto, clock_granularity=cfg.granularity)
+                                initial_rto=min(max(cfg.initial_rto, cfg.min_rto), cfg.max_rto),
+                                clock_granularity=cfg.granularity)
         self.cc = create_cc(cfg.cc)
         self.ccs = CongestionState(cwnd=0, smss=self.smss, iw_segments=cfg.iw)
         self._timed: tuple[int, int] | None = None   # (seq that must be acked, send time): Karn
@@ -424,9 +426,10 @@ class Connection:
 
     def _is_dup_ack(self, seg: Segment) -> bool:
         """RFC 5681 section 2 'DUPLICATE ACKNOWLEDGMENT': outstanding data, no payload, no SYN
-        or FIN, same ACK number and the same advertised window."""
+        or FIN, same ACK number and the same advertised window. An ACK that keeps a zero
+        window open-shut answers a window probe and is not counted."""
         return (self.snd_max != self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
-                and seg.window == self.snd_wnd)
+                and seg.window == self.snd_wnd and seg.window != 0)
 
     def _ack_advance(self, now: int, ack: int, seg: Segment) -> None:
         """New data acknowledged: free it, take an RTT sample (Karn), grow cwnd, manage the
@@ -596,14 +599,25 @@ class Connection:
         self._send_syn(now, SendReason.SYN_RETRY)
 
     def _on_persist(self, now: int) -> None:
-        """RFC 9293 3.8.6.1: the peer's window is zero; probe with one byte beyond it."""
+        """RFC 9293 3.8.6.1: the peer's window is zero; probe it with the next byte of data.
+
+        The byte is really sent (SND.NXT and SND.MAX move past it, as BSD's forced one-byte
+        send does): when the window has reopened without our hearing of it, the peer keeps the
+        byte and acknowledges it, and that ACK must not look like one for unsent data. Later
+        probes resend the same byte. The persist timer backs off like the RTO."""
         if self.snd_wnd > 0 or self.state not in CAN_SEND:
             self._persist_backoff = 0
             self._transmit(now)
             return
         off = self._off(self.snd_una)
         if off < self.written:
-            payload = bytes(self._snd_data[off - self._snd_off:off - self._snd_off + 1])
+            start = off - self._snd_off
+            payload = bytes(self._snd_data[start:start + 1])
+            end = (self.snd_una + 1) & MASK
+            if _lt(self.snd_nxt, end):
+                self.snd_nxt = end
+            if _lt(self.snd_max, end):
+                self.snd_max = end
             self._emit(self._segment(self.snd_una, ACK, payload), SendReason.WINDOW_PROBE)
         self._persist_backoff += 1
         self._arm_persist(now)
@@ -681,7 +695,10 @@ class Connection:
                 self._send_data(now, nxt, ACK | FIN, b"")
                 sent_any = True
             break
-        if sent_any and self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max:
+        if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
+                and self.deadlines[TimerKind.PERSIST] is None):
+            # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
+            # also covers a probe byte still unacknowledged when the window reopens).
             self._arm(now, TimerKind.RTO, self.rtt.rto)
 
     def _send_data(self, now: int, seq: int, flags: int, payload: bytes) -> None:
