@@ -38,6 +38,10 @@ def test_every_builtin_scenario_loads_and_runs():
         else:
             r = run(name)
         assert len(r.trace) > 0, name
+        # every row decodes into a typed event (catches a malformed row written on a hot path)
+        assert len(r.trace._data) % 9 == 0
+        for ev in r.trace.events():
+            assert ev.t <= r.now
 
 
 def test_handshake_isns_100_and_500():

@@ -73,6 +73,7 @@ class ChannelParams:
             raise ValueError(f"mtu {self.mtu} is outside 68..65535 bytes")
 
 
+_HOP = int(EventKind.HOP)
 PARAM_NAMES = tuple(f.name for f in fields(ChannelParams))
 
 
@@ -161,7 +162,7 @@ class Channel:
         trace = net.trace
         link_id = self.link.id
         d = self.direction
-        trace.emit(now, EventKind.HOP, self.src.id, -1, pkt.uid, link_id, arrival, pkt.ttl, d)
+        trace.push((now, _HOP, self.src.id, -1, pkt.uid, link_id, arrival, pkt.ttl, d))
         if fate is not None:
             mid = now + tx + p.delay // 2
             sched.schedule_at(mid, net.drop, pkt, -1, fate, link_id, 0, d)

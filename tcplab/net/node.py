@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from tcplab.net.network import Network
 
 DEFAULT_TTL = 64
+_ARRIVE = int(EventKind.ARRIVE)
+_SEG_SENT = int(EventKind.SEG_SENT)
 EPHEMERAL_FIRST = 49152   # RFC 6335 dynamic port range
 
 
@@ -51,7 +53,7 @@ class Node:
         if not ch.p.up:
             net.drop(pkt, -1, DropReason.LINK_DOWN, ch.link.id, 1, ch.direction)
             return False
-        net.trace.emit(now, EventKind.ARRIVE, self.id, -1, pkt.uid, ch.link.id, pkt.ttl, 0, ch.direction)
+        net.trace.push((now, _ARRIVE, self.id, -1, pkt.uid, ch.link.id, pkt.ttl, 0, ch.direction))
         if not self.up:
             net.drop(pkt, self.id, DropReason.HOST_DOWN, -1, 0, -1)
             return False
@@ -207,8 +209,8 @@ class Host(Node):
         self.ident = (self.ident + 1) & 0xFFFF
         pkt = Packet(-1, self.ip, dst, seg, DEFAULT_TTL, self.ident)
         net.trace.add_packet(pkt)
-        net.trace.emit(net.sched.now, EventKind.SEG_SENT, self.id, conn_id, pkt.uid, seg.seq, seg.ack,
-                       len(seg.payload), seg.flags | (int(reason) << 16))
+        net.trace.push((net.sched.now, _SEG_SENT, self.id, conn_id, pkt.uid, seg.seq, seg.ack,
+                        len(seg.payload), seg.flags | (reason << 16)))
         out = self.routes.get(dst)
         if out is None:
             net.drop(pkt, self.id, DropReason.NO_ROUTE, -1, 0, -1)

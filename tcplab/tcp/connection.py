@@ -868,7 +868,7 @@ class Connection:
         return (self.snd_una, self.snd_nxt, self.snd_wnd, self.rcv_nxt, self.rcv_wnd,
                 self.ccs.cwnd, self.ccs.ssthresh, self.rtt.srtt if self.rtt.srtt is not None else -1,
                 self.rtt.rttvar if self.rtt.rttvar is not None else -1, self.rtt.rto,
-                len(self._snd_data), len(self._rcv_data), self.snd_max)
+                self.snd_max)
 
     def _publish(self, now: int) -> None:
         """Emit a VAR event for every traced variable that changed since the last call."""
@@ -880,11 +880,16 @@ class Connection:
         tr = self.trace
         if tr is None:
             return
+        push = tr.push
+        node, cid, kind = self.node, self.id, int(EventKind.VAR)
         if not last:
-            last = (None,) * len(values)
-        for i, (old, new) in enumerate(zip(last, values)):
-            if old != new:
-                tr.emit(now, EventKind.VAR, self.node, self.id, -1, i, -1 if old is None else old, new)
+            for i, new in enumerate(values):
+                push((now, kind, node, cid, -1, i, -1, new, 0))
+            return
+        for i in range(len(values)):
+            new = values[i]
+            if new != last[i]:
+                push((now, kind, node, cid, -1, i, last[i], new, 0))
 
     @property
     def bytes_in_flight(self) -> int:

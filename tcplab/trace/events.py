@@ -175,9 +175,11 @@ class Var(IntEnum):
     SRTT = 7
     RTTVAR = 8
     RTO = 9
-    SND_BUF = 10         # bytes in the send buffer (unacknowledged + not yet sent)
-    RCV_BUF = 11         # in-order bytes received and not yet read by the application
-    SND_MAX = 12         # highest sequence number sent + 1
+    SND_MAX = 10         # highest sequence number sent + 1 (SND.NXT rewinds after a timeout)
+
+    # Buffer occupancy is not traced separately: the send buffer holds APP_WRITE's running
+    # total minus what SND.UNA acknowledges; the receive buffer holds DELIVER's running total
+    # minus APP_READ's.
 
     @property
     def label(self) -> str:

@@ -94,6 +94,8 @@ class Trace:
 
     def __post_init__(self) -> None:
         self._data = array("q")
+        #: Hot-path append of one complete row tuple (no index returned, no extra).
+        self.push = self._data.extend
         for k, name in enumerate(COLUMNS):
             object.__setattr__(self, name, _Column(self._data, k))
 
