@@ -279,6 +279,7 @@ class Host(Node):
             return
         net = self.net
         self.up = False
+        net.trace.emit(net.sched.now, EventKind.NODE, self.id, -1, -1, 0)
         for handles in self.timer_handles.values():
             for h in handles:
                 if h is not None:
@@ -294,7 +295,6 @@ class Host(Node):
         self.listeners.clear()
         for ch in self.channels:
             ch.flush(DropReason.HOST_DOWN)
-        net.trace.emit(net.sched.now, EventKind.NODE, self.id, -1, -1, 0)
 
     def restart(self) -> None:
         """Power on with empty connection tables; server applications listen again."""

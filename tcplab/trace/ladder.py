@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import Iterator
 
 from tcplab.net.packet import OPT_MSS, flags_str
-from tcplab.trace.events import EventKind, SendReason
+from tcplab.trace.events import EventKind, RecvOutcome, SendReason
 from tcplab.trace.narrate import Narrator
 
-SHOWN = frozenset({EventKind.SEG_SENT, EventKind.DROP, EventKind.STATE, EventKind.TIMER_EXPIRE,
-                   EventKind.OOO, EventKind.LINK_SET, EventKind.NODE, EventKind.APP_CALL,
-                   EventKind.DELIVER})
+SHOWN = frozenset({EventKind.SEG_SENT, EventKind.SEG_RECV, EventKind.DROP, EventKind.STATE,
+                   EventKind.TIMER_EXPIRE, EventKind.OOO, EventKind.LINK_SET, EventKind.NODE,
+                   EventKind.APP_CALL})
+#: Receipts worth a line of their own (the ordinary ones are implied by the arrows).
+NOTABLE_RECEIPTS = frozenset({RecvOutcome.OUT_OF_ORDER, RecvOutcome.FILLED_HOLE,
+                              RecvOutcome.DUPLICATE, RecvOutcome.OUT_OF_WINDOW,
+                              RecvOutcome.RST_ACCEPTED, RecvOutcome.RST_IGNORED,
+                              RecvOutcome.NO_CONNECTION, RecvOutcome.BAD_ACK})
 ARROW = 58
 RETRANSMIT = frozenset({SendReason.RTO_RETX, SendReason.GO_BACK_N, SendReason.FAST_RETX,
                         SendReason.SYN_RETRY, SendReason.FIN_RETX})
@@ -47,6 +52,7 @@ class Ladder:
         servers = sorted({c.node for c in trace.conns if c.role == "server"} - set(clients))
         self.left = clients or [0]
         self.right = servers
+        self._by_ip = {c.local_ip: trace.nodes[c.node] for c in trace.conns}
         self.lane_w = max([len(trace.nodes[n]) for n in self.left + self.right] + [6])
 
     def header(self) -> list[str]:
@@ -67,16 +73,15 @@ class Ladder:
         head = " X-" if lost else "<--"
         return head + "-" * left + body + "-" * right
 
-    def _ends(self, node: int, conn: int, rightward: bool) -> tuple[str, str]:
+    def _ends(self, node: int, conn: int, uid: int, rightward: bool) -> tuple[str, str]:
         """Names at the left and right end of a segment's arrow."""
         tr = self.trace
         me = tr.nodes[node]
-        other = "?"
         peer = self.narrator.peer_conn(conn) if conn >= 0 else -1
         if peer >= 0:
             other = tr.nodes[tr.conns[peer].node]
-        elif conn >= 0:
-            other = tr.nodes[tr.conns[conn].node]
+        else:   # e.g. an RST from a host with no connection: name the packet's destination
+            other = self._by_ip.get(tr.packets[uid].dst, "?")
         return (me, other) if rightward else (other, me)
 
     def lines(self, start: int = 0, end: int | None = None) -> Iterator[str]:
@@ -88,7 +93,8 @@ class Ladder:
             kind = tr.kind[i]
             if not self.verbose and kind not in SHOWN:
                 continue
-            if kind == EventKind.DELIVER and not self.verbose:
+            if (kind == EventKind.SEG_RECV and not self.verbose
+                    and RecvOutcome(tr.d[i] >> 16) not in NOTABLE_RECEIPTS):
                 continue
             t = tr.t[i]
             stamp = f"{t / 1e9:11.6f}"
@@ -101,7 +107,7 @@ class Ladder:
                     label += " [retransmission]"
                 rightward = node not in right_nodes
                 conn = tr.conn[i]
-                lname, rname = self._ends(node, conn, rightward)
+                lname, rname = self._ends(node, conn, uid, rightward)
                 yield (f"{stamp}  {lname:<{self.lane_w}}  "
                        f"{self._arrow(label, rightward, uid in lost)}  {rname}")
             elif kind == EventKind.DROP:

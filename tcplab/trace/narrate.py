@@ -129,6 +129,8 @@ class Narrator:
         first = self._byte(conn, seq)
         if first is None or length <= 0:
             return f"seq {seq}"
+        if length == 1:
+            return f"byte {first} (seq {seq})"
         return f"bytes {first}-{first + length - 1} (seq {seq}..{(seq + length - 1) & MASK})"
 
     def packet_label(self, uid: int) -> str:
@@ -178,8 +180,8 @@ class Narrator:
             upto = f" (all bytes up to {got - 1} arrived)" if got and got > 1 else ""
             return f"{me} acknowledges with ACK {ev.ack}: the next byte it expects{upto} (cumulative ACK, RFC 9293 3.4)"
         if r == SendReason.DUP_ACK:
-            return (f"{me} repeats ACK {ev.ack} at once: what arrived was out of order or already "
-                    f"had, and it is still missing seq {ev.ack} (RFC 9293 3.10.7.4, RFC 5681 4.2)")
+            return (f"{me} repeats ACK {ev.ack} at once: what arrived was out of order (or a "
+                    f"duplicate) and it is still missing seq {ev.ack} (RFC 9293 3.10.7.4, RFC 5681 4.2)")
         if r == SendReason.WINDOW_UPDATE:
             return f"{me} tells {peer} its window reopened: {ev.ack} onward, room for more data (RFC 9293 3.8.6.2.2)"
         if r == SendReason.RTO_RETX:
@@ -213,7 +215,8 @@ class Narrator:
             who = self.who(-1, ev.node)
             if ev.flags & RST:
                 return f"{who} receives an RST for a connection it does not have and ignores it"
-            return f"{who} receives {flags_str(ev.flags)} for port it has no connection on"
+            port = self.trace.packets[ev.pkt].segment.dst_port if ev.pkt >= 0 else "?"
+            return f"{who} receives {flags_str(ev.flags)} for port {port}, where it has no connection"
         me = self.who(ev.conn)
         what = f"{flags_str(ev.flags)} seq={ev.seq}" + (f" len={ev.length}" if ev.length else "")
         if o == RecvOutcome.IN_ORDER:
