@@ -143,13 +143,11 @@ class Connection:
         self._app_call(now, 2)
         self._set_state(now, S.SYN_SENT)
         self._send_syn(now, SendReason.SYN)
-        self._publish(now)
 
     def open_passive(self, now: int) -> None:
         """Passive OPEN (RFC 9293 3.10.1): wait in LISTEN for a SYN."""
         self._app_call(now, 3)
         self._set_state(now, S.LISTEN)
-        self._publish(now)
 
     def send(self, now: int, data: bytes) -> int:
         """SEND call (RFC 9293 3.10.2): accept as much of ``data`` as the send buffer holds.
@@ -168,7 +166,6 @@ class Connection:
             self.trace.emit(now, EventKind.APP_WRITE, self.node, self.id, -1, n, self.written, len(data))
         if n > 0 and self.state in CAN_SEND:
             self._transmit(now)
-        self._publish(now)
         return n
 
     def readable(self) -> int:
@@ -196,7 +193,6 @@ class Connection:
             threshold = min(self.cfg.rcv_buf // 2, self.smss)
             if self.rcv_wnd - old >= threshold:
                 self._send_ack(now, SendReason.WINDOW_UPDATE)
-        self._publish(now)
         return out
 
     def close(self, now: int) -> None:
@@ -215,7 +211,6 @@ class Connection:
             self.fin_queued = True
             self._set_state(now, S.LAST_ACK)
             self._transmit(now)
-        self._publish(now)
 
     def abort(self, now: int) -> None:
         """ABORT call (RFC 9293 3.10.5): send RST in synchronized states, drop everything."""
@@ -224,7 +219,6 @@ class Connection:
             self._emit(Segment(self.local_port, self.remote_port, self.snd_max, 0, RST, 0),
                        SendReason.RST_ABORT)
         self._delete(now, Note.CLOSED)
-        self._publish(now)
 
     # ---------------------------------------------------------------- arriving segments
     def on_segment(self, now: int, seg: Segment, uid: int = -1) -> RecvOutcome:
@@ -247,7 +241,6 @@ class Connection:
         if tr is not None:
             tr.set_d(self._recv_row, seg.flags | (int(outcome) << 16))
         self._cause = -1
-        self._publish(now)
         return outcome
 
     def _seg_listen(self, now: int, seg: Segment) -> RecvOutcome:
@@ -564,7 +557,6 @@ class Connection:
             self._delete(now, Note.CLOSED)
         elif kind == TimerKind.PERSIST:
             self._on_persist(now)
-        self._publish(now)
 
     def _on_rto(self, now: int) -> None:
         """RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back off, restart;
@@ -745,8 +737,10 @@ class Connection:
             self._ack_due = reason
 
     def poll_output(self, now: int) -> list[tuple[Segment, SendReason]]:
-        """Take the segments to send, with an owed ACK appended. The owner calls this after
-        every call into the connection and after the application handled ``notes``."""
+        """Take the segments to send, with an owed ACK appended, and publish the traced
+        variables that changed (one VAR row per change, however many calls led to it). The
+        owner calls this after every call into the connection and after the application
+        handled ``notes``."""
         if self._ack_due is not None:
             reason = self._ack_due
             self._ack_due = None
@@ -755,7 +749,7 @@ class Connection:
                 # may lie below the peer's RCV.NXT, where a zero-length segment fails the
                 # acceptability test (RFC 9293 3.10.7.4) and its ACK would be ignored.
                 self._emit(self._segment(self.snd_max, ACK), reason)
-                self._publish(now)
+        self._publish(now)
         out = self.outbox
         self.outbox = []
         return out

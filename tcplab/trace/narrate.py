@@ -342,7 +342,8 @@ class Narrator:
         return {"close": f"{me}'s application closes: no more data from it (CLOSE, RFC 9293 3.10.4)",
                 "abort": f"{me}'s application aborts the connection (ABORT, RFC 9293 3.10.5)",
                 "open": f"{me}'s application opens a connection (active OPEN)",
-                "listen": f"{me}'s application listens for connections (passive OPEN)"}[ev.call]
+                "listen": f"a SYN reaches {me}, where the application listens (passive OPEN): "
+                          f"a connection is created in LISTEN for it"}[ev.call]
 
     def _CongestionEvent(self, ev: T.CongestionEvent) -> str:
         return f"{self.who(ev.conn)}: congestion control event {ev.what}"
