@@ -108,7 +108,8 @@ class Packet:
     on those bytes decides its fate.
     """
 
-    __slots__ = ("uid", "src", "dst", "ttl", "ident", "tos", "df", "segment", "wire", "dup_of")
+    __slots__ = ("uid", "src", "dst", "ttl", "ident", "tos", "df", "segment", "wire", "dup_of",
+                 "total_length")
 
     def __init__(self, uid: int, src: int, dst: int, segment: Segment, ttl: int = 64,
                  ident: int = 0, tos: int = 0, df: bool = True) -> None:
@@ -122,12 +123,9 @@ class Packet:
         self.segment = segment
         self.wire: bytes | None = None
         self.dup_of = -1
-
-    @property
-    def total_length(self) -> int:
-        """IPv4 total length: IP header + TCP header with options + payload."""
-        seg = self.segment
-        return IP_HEADER_LEN + tcp_header_len(seg.options) + len(seg.payload)
+        #: IPv4 total length: IP header + TCP header with options + payload.
+        self.total_length = IP_HEADER_LEN + (tcp_header_len(segment.options) if segment.options
+                                             else TCP_HEADER_LEN) + len(segment.payload)
 
     def __repr__(self) -> str:
         return f"<Packet #{self.uid} {ip_str(self.src)}->{ip_str(self.dst)} ttl={self.ttl} {self.segment!r}>"
