@@ -137,6 +137,8 @@ class Host(Node):
         lst = Listener(port, cfg, factory)
         lst.app = app
         self.listeners[port] = lst
+        net = self.net
+        net.trace.emit(net.sched.now, EventKind.APP_CALL, self.id, -1, -1, 3, port)
 
     def _new_conn(self, cfg: TcpConfig, local_port: int, remote_ip: int, remote_port: int,
                   app: str, role: str) -> Connection:

@@ -64,6 +64,8 @@ class EventKind(IntEnum):
     #: 2 reordered/delayed) d=direction
     ALTER = 17
     #: The application closed (a=0), aborted (a=1) or opened (a=2, active; 3 passive).
+    #: A passive open is traced twice: when the application starts listening (conn=-1,
+    #: b=port) and when a SYN creates the connection that will answer it (conn set).
     APP_CALL = 18
     #: Congestion-control event. a=CcEvent; ``extra`` may hold algorithm state.
     CC = 19

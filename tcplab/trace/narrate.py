@@ -338,6 +338,10 @@ class Narrator:
         return f"link {link} holds back {self.packet_label(ev.original)}: later packets overtake it"
 
     def _AppCall(self, ev: T.AppCall) -> str:
+        if ev.conn < 0:
+            port = self.trace.b[ev.index]
+            return (f"{self.who(-1, ev.node)}'s application listens on port {port} (passive "
+                    f"OPEN): each SYN for it will get a connection in LISTEN")
         me = self.who(ev.conn)
         return {"close": f"{me}'s application closes: no more data from it (CLOSE, RFC 9293 3.10.4)",
                 "abort": f"{me}'s application aborts the connection (ABORT, RFC 9293 3.10.5)",
