@@ -226,18 +226,25 @@ def test_zero_window_persist_probe_then_reopen():
     assert c.deadlines[TimerKind.PERSIST] is None and c.deadlines[TimerKind.RTO] is not None
 
 
-def test_probe_byte_discarded_by_peer_is_retransmitted_by_the_timer():
+def test_probe_byte_refused_by_peer_is_sent_again_as_soon_as_the_window_opens():
     c, now = established(peer_window=0)
     c.send(now, b"p" * 800)
     t = fire_due(c, now + 10 * SEC)
     out(c, t)
     c.on_segment(t + RTT, seg(IRS + 1, ISS + 1, ACK, win=4000))   # reopened, byte not kept
     segs = out(c, t + RTT)
-    assert [(s.seq, len(s.payload)) for s, _ in segs] == [(ISS + 2, 500), (ISS + 502, 299)]
-    t2 = fire_due(c, t + 100 * SEC)
-    (rx, reason), = out(c, t2)
-    assert reason == SendReason.RTO_RETX and rx.seq == ISS + 1
+    assert [(s.seq, len(s.payload)) for s, _ in segs] == [(ISS + 1, 500), (ISS + 501, 300)]
+    assert c.deadlines[TimerKind.PERSIST] is None and c.deadlines[TimerKind.RTO] is not None
 
+
+def test_acks_toward_a_zero_window_carry_snd_una():
+    c, now = established(peer_window=0)
+    c.send(now, b"p" * 800)
+    t = fire_due(c, now + 10 * SEC)
+    out(c, t)                                            # probe byte: SND.MAX = SND.UNA + 1
+    c.on_segment(t + MS, seg(IRS + 1, ISS + 1, ACK, b"d" * 10, win=0))   # peer sends data
+    (ack, _), = out(c, t + MS)
+    assert ack.seq == ISS + 1 == c.snd_una               # the peer's RCV.NXT, so acceptable
 
 def test_sequence_numbers_wrap_around():
     iss = 2**32 - 300

@@ -160,3 +160,24 @@ def test_bulk_delivers_everything_intact():
     assert app.server_sides[0].stats.recv_digest.digest() == app.client_side.stats.sent_digest.digest()
     conns = r.summary()["connections"]
     assert all(c["final_state"] in ("CLOSED", "TIME-WAIT") for c in conns)
+
+
+def test_abort_server_application_learns_of_the_crash():
+    r = run("abort")
+    sides = r.app("typing").server_sides
+    assert sides and sides[0].stats.outcome == "crashed"
+
+
+def test_stray_fin_to_a_listening_port_is_dropped_without_a_connection():
+    from tcplab.net.packet import FIN, Packet, Segment
+    r = Run(load("handshake"))
+    server = r.net.nodes["server"]
+    client = r.net.nodes["client"]
+    seg = Segment(40000, 80, 1, 0, FIN, 1000)
+    pkt = Packet(-1, client.ip, server.ip, seg)
+    r.trace.add_packet(pkt)
+    client.routes[server.ip].send(pkt)
+    r.run()
+    assert all(c.local_port != 80 or c.remote_port != 40000 for c in r.net.conns)
+    assert not any(SendReason(r.trace.d[i] >> 16) == SendReason.RST_CLOSED
+                   for i in r.trace.indices(EventKind.SEG_SENT))

@@ -118,7 +118,7 @@ class Side:
         elif note == Note.PEER_FIN:
             if not conn.readable():
                 self.on_peer_fin(now)
-        elif note in (Note.CLOSED, Note.RESET, Note.REFUSED, Note.TIMEOUT):
+        elif note in (Note.CLOSED, Note.RESET, Note.REFUSED, Note.TIMEOUT, Note.CRASHED):
             self.stats.closed_at = now
             self.stats.outcome = note
             if self._read_handle is not None:

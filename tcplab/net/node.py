@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tcplab.net.packet import ACK, RST, Packet, Segment, ip_str
+from tcplab.net.packet import ACK, RST, SYN, Packet, Segment, ip_str
 from tcplab.net.wire import WireError, decode_packet, verify
 from tcplab.tcp.config import TcpConfig
 from tcplab.tcp.connection import Connection, Note
@@ -243,17 +243,19 @@ class Host(Node):
         now = net.sched.now
         if conn is None:
             lst = self.listeners.get(seg.dst_port)
-            if lst is not None and not seg.flags & RST and not seg.flags & ACK:
+            if lst is not None and seg.flags & (SYN | ACK | RST) == SYN:
                 conn = self._new_conn(lst.cfg, seg.dst_port, pkt.src, seg.src_port, lst.app, "server")
                 self.handlers[conn.id] = lst.factory(self, conn)
                 conn.open_passive(now)
             else:
-                self._no_connection(pkt)
+                # No connection: RST (RFC 9293 3.10.7.1; in LISTEN 3.10.7.2 too for an ACK);
+                # a listener silently drops anything else that has neither SYN nor ACK.
+                self._no_connection(pkt, answer=lst is None or bool(seg.flags & ACK))
                 return
         conn.on_segment(now, seg, pkt.uid)
         self.service(conn)
 
-    def _no_connection(self, pkt: Packet) -> None:
+    def _no_connection(self, pkt: Packet, answer: bool = True) -> None:
         """RFC 9293 3.10.7.1 (CLOSED) and 3.10.7.2 (LISTEN with an ACK): answer with RST.
 
         If the segment has ACK, the RST takes its sequence number from SEG.ACK; otherwise
@@ -263,7 +265,7 @@ class Host(Node):
         self.stats["segments_for_no_connection"] += 1
         net.trace.emit(net.sched.now, EventKind.SEG_RECV, self.id, -1, pkt.uid, seg.seq, seg.ack,
                        len(seg.payload), seg.flags | (int(RecvOutcome.NO_CONNECTION) << 16))
-        if seg.flags & RST:
+        if seg.flags & RST or not answer:
             return
         if seg.flags & ACK:
             rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
@@ -292,6 +294,9 @@ class Host(Node):
             conn.state_at_crash = conn.state
             if conn.state != TcpState.CLOSED:
                 conn._set_state(net.sched.now, TcpState.CLOSED)
+            handler = self.handlers.get(conn.id)
+            if handler is not None:
+                handler.on_note(net.sched.now, conn, Note.CRASHED)
         self.conns.clear()
         self.handlers.clear()
         self.listeners.clear()

@@ -62,6 +62,7 @@ class Note:
     RESET = "reset"              # the peer reset it
     REFUSED = "refused"          # RST in answer to our SYN
     TIMEOUT = "timeout"          # retransmissions exhausted
+    CRASHED = "crashed"          # our own host went down (sent by the host, not the connection)
 
 
 class Connection:
@@ -216,7 +217,7 @@ class Connection:
         """ABORT call (RFC 9293 3.10.5): send RST in synchronized states, drop everything."""
         self._app_call(now, 1)
         if self.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._emit(Segment(self.local_port, self.remote_port, self.snd_max, 0, RST, 0),
+            self._emit(Segment(self.local_port, self.remote_port, self._ack_seq(), 0, RST, 0),
                        SendReason.RST_ABORT)
         self._delete(now, Note.CLOSED)
 
@@ -298,20 +299,23 @@ class Connection:
         """SYN-RECEIVED .. TIME-WAIT (RFC 9293 3.10.7.4), checks in the RFC's order."""
         flags = seg.flags
         seg_len = seg.seg_len
+        if flags & SYN and not flags & ACK and self.state == S.SYN_RECEIVED and seg.seq == self.irs:
+            # The peer repeated its SYN: our SYN-ACK was probably lost. Answer it again.
+            self._send_syn(now, SendReason.SYN_RETRY)
+            return RecvOutcome.DUPLICATE
         # First: sequence number acceptability.
         if not self._acceptable(seg.seq, seg_len):
             if flags & RST:
                 return RecvOutcome.RST_IGNORED
-            zero_window_ack = (self.rcv_wnd == 0 and seg.seq == self.rcv_nxt and flags & ACK
-                               and self.state != S.SYN_RECEIVED)
             if flags & FIN and self.peer_fin:
                 self._send_ack(now, self._receive_fin(now, -1))
                 return RecvOutcome.DUPLICATE
             self._send_ack(now, SendReason.DUP_ACK)
-            if not zero_window_ack:
-                return RecvOutcome.OUT_OF_WINDOW
-            # RFC 9293 3.10.7.4: with a zero window, still process valid ACKs.
-            self._process_ack(now, seg)
+            if (self.rcv_wnd == 0 and flags & ACK and self.state != S.SYN_RECEIVED
+                    and seg.seq == self.rcv_nxt):
+                # RFC 9293 3.10.7.4: with a zero window no text is acceptable, but valid ACKs
+                # (such as the one carried by a window probe) are still processed.
+                self._process_ack(now, seg)
             return RecvOutcome.OUT_OF_WINDOW
         # Second: RST (RFC 5961 3.2: only an exact match resets; in-window gets a challenge ACK).
         if flags & RST:
@@ -322,6 +326,9 @@ class Connection:
                 # Back to LISTEN is what RFC 9293 asks; we model one connection per SYN,
                 # so the listener simply forgets this one.
                 self._delete(now, Note.CLOSED)
+            elif self.state == S.SYN_RECEIVED:
+                # Simultaneous open from an active OPEN: "connection refused" (3.10.7.4).
+                self._delete(now, Note.REFUSED)
             elif self.state in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT):
                 self._delete(now, Note.CLOSED)
             else:
@@ -329,17 +336,14 @@ class Connection:
             return RecvOutcome.RST_ACCEPTED
         # Fourth: SYN in a synchronized state (RFC 5961 4.2: challenge ACK).
         if flags & SYN:
-            if self.state == S.SYN_RECEIVED and seg.seq == self.irs:
-                # Our SYN-ACK was probably lost: the peer repeated its SYN.
-                self._send_syn(now, SendReason.SYN_RETRY)
-                return RecvOutcome.DUPLICATE
             self._send_ack(now, SendReason.CHALLENGE_ACK)
             return RecvOutcome.STALE
         # Fifth: ACK field.
         if not flags & ACK:
             return RecvOutcome.STALE
         outcome = self._process_ack(now, seg)
-        if self.state == S.CLOSED:
+        if self.state == S.CLOSED or outcome == RecvOutcome.BAD_ACK:
+            # "send an ACK (or RST in SYN-RECEIVED), drop the segment, and return"
             return outcome
         # Seventh: segment text; eighth: FIN. One ACK answers both.
         fin_off = None
@@ -368,7 +372,10 @@ class Connection:
         if seg_len == 0:
             if wnd == 0:
                 return seq == nxt
-            return _le(nxt, seq) and _lt(seq, (nxt + wnd) & MASK)
+            # The RFC's test is RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; like Linux we also take
+            # SEG.SEQ at the right edge itself, which is where a peer that has filled our
+            # window puts its ACKs (3.10.7.4 asks for allowance for valid ACKs).
+            return _le(nxt, seq) and _le(seq, (nxt + wnd) & MASK)
         if wnd == 0:
             return False
         end = (seq + seg_len - 1) & MASK
@@ -397,6 +404,8 @@ class Connection:
             self._send_ack(now, SendReason.ACK)
             return RecvOutcome.BAD_ACK
         outcome = RecvOutcome.ACCEPTED
+        if ack == self.snd_una and seg.window == 0:
+            self.retries = 0       # the peer is alive, only its window is closed (RFC 1122 4.2.2.17)
         if _lt(self.snd_una, ack):
             self._ack_advance(now, ack, seg)
         elif ack == self.snd_una and self._is_dup_ack(seg):
@@ -448,8 +457,8 @@ class Connection:
         if self.snd_una == self.snd_max:
             self._cancel(now, TimerKind.RTO)
             self._cancel(now, TimerKind.SYN)
-        else:
-            self._arm(now, TimerKind.RTO, self.rtt.rto)
+        elif self.deadlines[TimerKind.PERSIST] is None:
+            self._arm(now, TimerKind.RTO, self.rtt.rto)     # RFC 6298 5.3
         if data_acked > 0 and self.written - self._snd_off < self.cfg.snd_buf:
             self.notes.append(Note.WRITABLE)
 
@@ -457,14 +466,19 @@ class Connection:
         """Send-window update rule of RFC 9293 3.10.7.4 (SND.WL1/SND.WL2 guard old segments)."""
         if (_lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and _le(self.snd_wl2, seg.ack))
                 or self.snd_wnd == 0 and seg.ack == self.snd_una and self.snd_wl1 == seg.seq):
+            was_closed = self.snd_wnd == 0
             self.snd_wnd = seg.window
             self.snd_wl1 = seg.seq
             self.snd_wl2 = seg.ack
             if seg.window > self.max_snd_wnd:
                 self.max_snd_wnd = seg.window
-            if seg.window > 0 and self.deadlines[TimerKind.PERSIST] is not None:
+            if seg.window > 0 and was_closed:
+                # The window reopened. Whatever we sent beyond it meanwhile (a probe byte) the
+                # peer refused unless this ACK covers it: send again from SND.UNA.
                 self._cancel(now, TimerKind.PERSIST)
                 self._persist_backoff = 0
+                if _lt(self.snd_una, self.snd_nxt) and self.state in CAN_SEND:
+                    self.snd_nxt = self.snd_una
 
     def _receive_data(self, now: int, seg: Segment) -> RecvOutcome:
         """Seventh check: place the text in the receive buffer or the out-of-order queue."""
@@ -565,9 +579,19 @@ class Connection:
             return
         self.retries += 1
         if self.retries > self.cfg.max_retries:
-            self._emit(Segment(self.local_port, self.remote_port, self.snd_max, 0, RST, 0),
+            self._emit(Segment(self.local_port, self.remote_port, self._ack_seq(), 0, RST, 0),
                        SendReason.RST_ABORT)
             self._delete(now, Note.TIMEOUT)
+            return
+        if self.snd_wnd == 0 and self.state in CAN_SEND:
+            # The peer closed its window with our data outstanding: nothing was lost, so no
+            # congestion response; resend the first byte as a probe so the peer answers with
+            # its window (RFC 9293 3.8.6.1). The count of unanswered tries still grows, and
+            # any answer resets it (RFC 1122 4.2.2.17): only a silent peer is given up on.
+            self.rtt.on_timeout()
+            self._timed = None
+            self._send_probe(now)
+            self._arm(now, TimerKind.RTO, self.rtt.rto)
             return
         flight = _diff(self.snd_max, self.snd_una)
         self.cc.on_rto(self.ccs, now, flight)
@@ -595,24 +619,33 @@ class Connection:
 
         The byte is really sent (SND.NXT and SND.MAX move past it, as BSD's forced one-byte
         send does): when the window has reopened without our hearing of it, the peer keeps the
-        byte and acknowledges it, and that ACK must not look like one for unsent data. Later
-        probes resend the same byte. The persist timer backs off like the RTO."""
+        byte and acknowledges it. Later probes resend the same byte (and count as
+        retransmissions). The persist timer backs off like the RTO."""
         if self.snd_wnd > 0 or self.state not in CAN_SEND:
             self._persist_backoff = 0
             self._transmit(now)
             return
-        off = self._off(self.snd_una)
-        if off < self.written:
-            start = off - self._snd_off
-            payload = bytes(self._snd_data[start:start + 1])
-            end = (self.snd_una + 1) & MASK
-            if _lt(self.snd_nxt, end):
-                self.snd_nxt = end
-            if _lt(self.snd_max, end):
-                self.snd_max = end
-            self._emit(self._segment(self.snd_una, ACK, payload), SendReason.WINDOW_PROBE)
+        self._send_probe(now)
         self._persist_backoff += 1
         self._arm_persist(now)
+
+    def _send_probe(self, now: int) -> None:
+        """Send the byte at SND.UNA beyond a zero window (a FIN alone if no data is left)."""
+        off = self._off(self.snd_una)
+        if off >= self.written:
+            if self.fin_sent:
+                self._send_data(now, self.snd_una, ACK | FIN, b"")
+            return
+        start = off - self._snd_off
+        payload = bytes(self._snd_data[start:start + 1])
+        end = (self.snd_una + 1) & MASK
+        if _lt(self.snd_max, end):
+            self.snd_max = end
+        else:
+            self._count_retx(SendReason.WINDOW_PROBE)
+        if _lt(self.snd_nxt, end):
+            self.snd_nxt = end
+        self._emit(self._segment(self.snd_una, ACK, payload), SendReason.WINDOW_PROBE)
 
     def _arm_persist(self, now: int) -> None:
         base = max(self.rtt.rto, self.cfg.min_rto)
@@ -745,14 +778,21 @@ class Connection:
             reason = self._ack_due
             self._ack_due = None
             if self.state in SYNCHRONIZED:
-                # SND.MAX, not SND.NXT: after a timeout SND.NXT is rewound for go-back-N and
-                # may lie below the peer's RCV.NXT, where a zero-length segment fails the
-                # acceptability test (RFC 9293 3.10.7.4) and its ACK would be ignored.
-                self._emit(self._segment(self.snd_max, ACK), reason)
+                self._emit(self._segment(self._ack_seq(), ACK), reason)
         self._publish(now)
         out = self.outbox
         self.outbox = []
         return out
+
+    def _ack_seq(self) -> int:
+        """Sequence number for a segment without data (a pure ACK or an RST).
+
+        RFC 9293 says SND.NXT, but here SND.NXT is rewound for go-back-N after a timeout and
+        may lie below the peer's RCV.NXT, where a zero-length segment fails the acceptability
+        test (3.10.7.4) and its ACK is ignored. SND.MAX is never below it. While the peer's
+        window is zero its RCV.NXT is exactly SND.UNA (a probe byte beyond it was refused),
+        and a zero window accepts nothing else."""
+        return self.snd_una if self.snd_wnd == 0 else self.snd_max
 
     def _send_syn(self, now: int, reason: SendReason) -> None:
         """SYN (active open) or SYN,ACK (passive): sequence ISS, our MSS option (RFC 9293 3.7.1)."""
@@ -776,14 +816,18 @@ class Connection:
         self.outbox.append((seg, reason))
 
     def _update_rcv_wnd(self) -> None:
-        """RCV.WND is the free receive-buffer space, but the right edge never moves left
-        (RFC 9293 3.8.6: the window SHOULD NOT be shrunk)."""
+        """RCV.WND from the free receive-buffer space, with the receiver's silly window
+        avoidance (RFC 9293 3.8.6.2.2, MUST-39): the right edge RCV.NXT+RCV.WND stays where it
+        is until the space it would add reaches min(RCV.BUFF/2, MSS); and it never moves left
+        (3.8.6: the window SHOULD NOT be shrunk)."""
         free = self.cfg.rcv_buf - len(self._rcv_data)
-        right = (self.rcv_nxt + free) & MASK
-        if self.state in SYNCHRONIZED and _lt(right, self._rcv_right):
-            right = self._rcv_right
-        self._rcv_right = right
-        self.rcv_wnd = max(0, _diff(right, self.rcv_nxt))
+        nxt = self.rcv_nxt
+        current = max(0, _diff(self._rcv_right, nxt))
+        if free - current >= min(self.cfg.rcv_buf // 2, self.smss) or self.state not in SYNCHRONIZED:
+            self._rcv_right = (nxt + free) & MASK
+            self.rcv_wnd = free
+        else:
+            self.rcv_wnd = current
 
     # ---------------------------------------------------------------- state bookkeeping
     def _learn_peer(self, seg: Segment) -> None:
