@@ -137,6 +137,7 @@ class Connection:
         self._rto_pending = False        # inside an RTO expiry (names the first retransmission)
         self._ack_due: SendReason | None = None   # an ACK owed, sent by poll_output
         self._syn_lost = False           # a SYN or SYN-ACK was retransmitted
+        self._writer_waits = False       # the application could not write everything
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -160,6 +161,8 @@ class Connection:
             return 0
         room = self.cfg.snd_buf - len(self._snd_data)
         n = min(room, len(data))
+        if n < len(data):
+            self._writer_waits = True
         if n > 0:
             self._snd_data += data[:n] if n < len(data) else data
             self.written += n
@@ -459,7 +462,10 @@ class Connection:
             self._cancel(now, TimerKind.SYN)
         elif self.deadlines[TimerKind.PERSIST] is None:
             self._arm(now, TimerKind.RTO, self.rtt.rto)     # RFC 6298 5.3
-        if data_acked > 0 and self.written - self._snd_off < self.cfg.snd_buf:
+        if self._writer_waits and self.cfg.snd_buf - len(self._snd_data) >= self.cfg.snd_buf // 2:
+            # Wake a writer that found the buffer full once half of it is free again (as
+            # sockets do), not for every acknowledged segment.
+            self._writer_waits = False
             self.notes.append(Note.WRITABLE)
 
     def _update_window(self, now: int, seg: Segment) -> None:
