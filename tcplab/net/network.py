@@ -148,8 +148,7 @@ class Network:
 
     def forwarded_copy(self, pkt: Packet) -> Packet:
         """The packet with TTL decremented (RFC 791), leaving the traced original untouched."""
-        copy = Packet(pkt.uid, pkt.src, pkt.dst, pkt.segment, pkt.ttl - 1, pkt.ident, pkt.tos, pkt.df)
-        copy.dup_of = pkt.dup_of
+        copy = pkt.with_ttl(pkt.ttl - 1)
         if pkt.wire is not None:
             from tcplab.net.wire import set_ttl
             copy.wire = set_ttl(pkt.wire, pkt.ttl - 1)

@@ -127,6 +127,14 @@ class Packet:
         self.total_length = IP_HEADER_LEN + (tcp_header_len(segment.options) if segment.options
                                              else TCP_HEADER_LEN) + len(segment.payload)
 
+    def with_ttl(self, ttl: int) -> "Packet":
+        """The same datagram with another TTL (a router's forwarded copy)."""
+        c = Packet.__new__(Packet)
+        c.uid, c.src, c.dst, c.ident, c.tos, c.df = self.uid, self.src, self.dst, self.ident, self.tos, self.df
+        c.segment, c.wire, c.dup_of, c.total_length = self.segment, self.wire, self.dup_of, self.total_length
+        c.ttl = ttl
+        return c
+
     def __repr__(self) -> str:
         return f"<Packet #{self.uid} {ip_str(self.src)}->{ip_str(self.dst)} ttl={self.ttl} {self.segment!r}>"
 
