@@ -198,11 +198,17 @@ class Run:
         for i in self.trace.indices(EventKind.DROP):
             name = DropReason(self.trace.a[i]).name.lower()
             drops[name] = drops.get(name, 0) + 1
+        links = {name: {"forward" if ch.direction == 0 else "reverse":
+                        {"packets": ch.tx_packets, "bytes": ch.tx_bytes} for ch in link.channels}
+                 for name, link in self.net.links.items()}
+        hosts = {h.name: dict(h.stats) for h in self.net.nodes.values() if isinstance(h, Host)}
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,
             "connections": conns,
             "drops": dict(sorted(drops.items())),
+            "links": links,
+            "hosts": hosts,
             "totals": {
                 "events_processed": self.net.sched.events_processed,
                 "trace_events": len(self.trace),

@@ -509,8 +509,3 @@ def _tcp_config(table: Any, where: str, base: TcpConfig, fail) -> TcpConfig:
         opt = key.split(".", 1)[-1]
         fail(f"{where}.{opt}", why or msg)
     return cfg
-
-
-def link_param(params: ChannelParams, name: str, value) -> Any:
-    """Convert a user-facing value for a link parameter (``"5ms"``, ``"10Mbps"``...)."""
-    return LINK_KEYS[name](value)

@@ -41,12 +41,3 @@ def parse_rate(value) -> int:
         if value.strip().startswith("-"):
             raise ValueError(f"bandwidth {value!r} is negative")
     raise ValueError(f"expected a bandwidth like 10000000, \"10Mbps\" or \"100 Mb/s\", got {value!r}")
-
-
-def fmt_rate(bps: int) -> str:
-    if bps == 0:
-        return "unlimited"
-    for unit, div in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
-        if bps >= div:
-            return f"{bps / div:g} {unit}"
-    return f"{bps} b/s"

@@ -67,8 +67,6 @@ class EventKind(IntEnum):
     #: A passive open is traced twice: when the application starts listening (conn=-1,
     #: b=port) and when a SYN creates the connection that will answer it (conn set).
     APP_CALL = 18
-    #: Congestion-control event. a=CcEvent; ``extra`` may hold algorithm state.
-    CC = 19
 
 
 class SendReason(IntEnum):
@@ -188,14 +186,4 @@ class Var(IntEnum):
         return self.name.replace("_", ".") if self.name.startswith(("SND", "RCV")) else self.name.lower()
 
 
-class CcEvent(IntEnum):
-    """Congestion-control decisions."""
-
-    ENTER_RECOVERY = 0
-    EXIT_RECOVERY = 1
-    RTO_COLLAPSE = 2
-    PARTIAL_ACK = 3
-
-
-SEQ_VARS = frozenset({Var.SND_UNA, Var.SND_NXT, Var.RCV_NXT, Var.SND_MAX})
 TIME_VARS = frozenset({Var.SRTT, Var.RTTVAR, Var.RTO})

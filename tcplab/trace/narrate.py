@@ -10,7 +10,8 @@ from __future__ import annotations
 from tcplab.net.packet import FIN, RST, SYN, flags_str
 from tcplab.sim.clock import fmt_duration
 from tcplab.trace import typed as T
-from tcplab.trace.events import DropReason, EventKind, RecvOutcome, SendReason, TcpState, TimerKind, Var
+from tcplab.trace.events import (TIME_VARS, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
+                                 TimerKind)
 
 MASK = 0xFFFFFFFF
 
@@ -285,7 +286,7 @@ class Narrator:
 
     def _VarChanged(self, ev: T.VarChanged) -> str:
         v = ev.var
-        if v in (Var.SRTT, Var.RTTVAR, Var.RTO):
+        if v in TIME_VARS:
             old = "unset" if ev.old < 0 else fmt_duration(ev.old)
             return f"{self.who(ev.conn)}: {v.label} {old} -> {fmt_duration(ev.new)} (RFC 6298)"
         return f"{self.who(ev.conn)}: {v.label} {ev.old} -> {ev.new}"
@@ -348,9 +349,6 @@ class Narrator:
                 "open": f"{me}'s application opens a connection (active OPEN)",
                 "listen": f"a SYN reaches {me}, where the application listens (passive OPEN): "
                           f"a connection is created in LISTEN for it"}[ev.call]
-
-    def _CongestionEvent(self, ev: T.CongestionEvent) -> str:
-        return f"{self.who(ev.conn)}: congestion control event {ev.what}"
 
 
 def explain(trace, i: int) -> str:

@@ -171,12 +171,6 @@ class AppCall(Event):
     kind: ClassVar[EventKind] = EventKind.APP_CALL
 
 
-@dataclass(frozen=True, slots=True)
-class CongestionEvent(Event):
-    what: int
-    kind: ClassVar[EventKind] = EventKind.CC
-
-
 _ALTER = {0: "duplicate", 1: "corrupt", 2: "delay"}
 _CALLS = {0: "close", 1: "abort", 2: "open", 3: "listen"}
 
@@ -223,4 +217,4 @@ def make_event(trace, i: int) -> Event:
         return PacketAltered(*base, a, b, _ALTER.get(c, "?"), d)
     if k == EventKind.APP_CALL:
         return AppCall(*base, _CALLS.get(a, "?"))
-    return CongestionEvent(*base, a)
+    raise ValueError(f"event {i} has an unknown kind {kind}")
