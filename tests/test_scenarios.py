@@ -181,3 +181,16 @@ def test_stray_fin_to_a_listening_port_is_dropped_without_a_connection():
     assert all(c.local_port != 80 or c.remote_port != 40000 for c in r.net.conns)
     assert not any(SendReason(r.trace.d[i] >> 16) == SendReason.RST_CLOSED
                    for i in r.trace.indices(EventKind.SEG_SENT))
+
+
+def test_timer_moved_later_fires_once_at_its_final_deadline():
+    """The RTO restarted by each ACK keeps one scheduler handle that re-arms itself; expiries
+    still happen exactly at the deadline in force (here: the loss scenario's single RTO)."""
+    r = run("loss")
+    tr = r.trace
+    arms = [tr.event(i) for i in tr.indices(EventKind.TIMER_ARM)
+            if TimerKind(tr.a[i]) == TimerKind.RTO and tr.nodes[tr.node[i]] == "server"]
+    expiry = [tr.event(i) for i in tr.indices(EventKind.TIMER_EXPIRE)
+              if TimerKind(tr.a[i]) == TimerKind.RTO][0]
+    last_before = [a for a in arms if a.t < expiry.t][-1]
+    assert expiry.t == last_before.deadline

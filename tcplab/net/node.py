@@ -3,8 +3,9 @@
 A host glues I/O-free :class:`~tcplab.tcp.connection.Connection` objects to the simulation: it
 demultiplexes arriving segments (RFC 9293 3.10.7: an RST answers a segment for no connection),
 turns each connection's queued segments into IPv4 packets, keeps one cancellable scheduler
-handle per armed timer of each connection, and hands the connection's notifications to the
-application that owns it.
+handle per armed timer of each connection (moved lazily: a deadline that only moves later keeps
+its handle, which re-arms itself when it fires early), and hands the connection's
+notifications to the application that owns it.
 """
 
 from __future__ import annotations
@@ -191,18 +192,28 @@ class Host(Node):
         sched = self.net.sched
         for kind in conn.timers_changed:
             old = handles[kind]
-            if old is not None:
-                old.cancel()
             deadline = conn.deadlines[kind]
+            if old is not None and not old.cancelled:
+                if deadline is not None and deadline >= old.time:
+                    # Moved later (the RTO restarted by an ACK): keep the handle; when it
+                    # fires early it re-arms itself for the deadline then in force.
+                    continue
+                old.cancel()
             handles[kind] = (sched.schedule_at(deadline, self._on_timer, conn, kind)
                              if deadline is not None else None)
         conn.timers_changed.clear()
 
     def _on_timer(self, conn: Connection, kind: TimerKind) -> None:
-        self.timer_handles[conn.id][kind] = None
+        handles = self.timer_handles[conn.id]
+        handles[kind] = None
         if not self.up:
             return
-        conn.on_timer(self.net.sched.now, kind)
+        sched = self.net.sched
+        deadline = conn.deadlines[kind]
+        if deadline is not None and deadline > sched.now:
+            handles[kind] = sched.schedule_at(deadline, self._on_timer, conn, kind)
+            return
+        conn.on_timer(sched.now, kind)
         self.service(conn)
 
     def send_segment(self, conn_id: int, seg: Segment, reason: SendReason, dst: int) -> None:
