@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tcplab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: still one line, the traceback on request
+        if os.environ.get("TCPLAB_DEBUG"):
+            raise
+        print(f"tcplab: internal error: {type(e).__name__}: {e} (set TCPLAB_DEBUG=1 for the "
+              f"traceback, and please report it)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def cmd_run(args) -> int:

@@ -371,3 +371,17 @@ def test_traced_variables_publish_changes():
     c, now = established()
     names = {c.trace.event(i).var.name for i in c.trace.indices(EventKind.VAR)}
     assert {"SND_UNA", "SND_NXT", "RCV_NXT", "CWND", "SRTT", "RTO"} <= names
+
+
+def test_syn_ack_retransmitted_with_backoff_until_acknowledged():
+    c = syn_received()
+    times = []
+    for _ in range(2):
+        t = fire_due(c, 100 * SEC)
+        (sa, reason), = out(c, t)
+        assert sa.flags == SYN | ACK and sa.seq == ISS and reason == SendReason.SYN_RETRY
+        times.append(t)
+    assert times == [1 * SEC, 3 * SEC]
+    c.on_segment(3 * SEC + RTT, seg(IRS + 1, ISS + 1))
+    assert c.state == S.ESTABLISHED
+    assert c.rtt.rto == 3 * SEC      # RFC 6298 5.7: after a lost SYN-ACK the RTO starts at 3 s

@@ -194,3 +194,23 @@ def test_timer_moved_later_fires_once_at_its_final_deadline():
               if TimerKind(tr.a[i]) == TimerKind.RTO][0]
     last_before = [a for a in arms if a.t < expiry.t][-1]
     assert expiry.t == last_before.deadline
+
+
+def test_connecting_to_a_closed_port_is_refused_by_rst():
+    from tcplab.tcp.config import TcpConfig
+    r = Run(load("handshake"))
+    client, server = r.net.nodes["client"], r.net.nodes["server"]
+    notes = []
+
+    class Recorder:
+        def on_note(self, now, conn, note):
+            notes.append(note)
+
+    client.connect(50000, server.ip, 9, TcpConfig(), lambda host, conn: Recorder())
+    r.run()
+    rst = [i for i in r.trace.indices(EventKind.SEG_SENT)
+           if SendReason(r.trace.d[i] >> 16) == SendReason.RST_CLOSED]
+    assert len(rst) == 1
+    seg = r.trace.packets[r.trace.pkt[rst[0]]].segment
+    assert seg.flags == RST | ACK and seg.seq == 0 and seg.ack == 101   # RFC 9293 3.10.7.1
+    assert "refused" in notes
