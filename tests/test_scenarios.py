@@ -214,3 +214,16 @@ def test_connecting_to_a_closed_port_is_refused_by_rst():
     seg = r.trace.packets[r.trace.pkt[rst[0]]].segment
     assert seg.flags == RST | ACK and seg.seq == 0 and seg.ack == 101   # RFC 9293 3.10.7.1
     assert "refused" in notes
+
+
+def test_fast_retransmit_scenario_recovers_without_the_timer():
+    r = run("fast-retransmit", keep=True)
+    tr = r.trace
+    segs = sent(r)
+    fast = [(t, s) for t, n, s, reason in segs if reason == SendReason.FAST_RETX]
+    assert len(fast) == 1 and fast[0][1].seq == 1501          # the third segment, bytes 1001-1500
+    dups = [t for t, n, s, reason in segs if n == "client" and reason == SendReason.DUP_ACK]
+    assert len(dups) >= 3 and fast[0][0] > dups[2]
+    assert not [i for i in tr.indices(EventKind.TIMER_EXPIRE) if TimerKind(tr.a[i]) == TimerKind.RTO]
+    app = r.app("web")
+    assert bytes(app.client_side.stats.keep) == bytes(app.server_sides[0].stats.sent_keep)

@@ -64,7 +64,7 @@ PI_ERROR = 0x00800000
 RETX_FLAGS = ("tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
               "tcp.analysis.spurious_retransmission")
 #: Every reason under which the engine counts a retransmission (``_count_retx``).
-RETX_REASONS = frozenset({SendReason.RTO_RETX, SendReason.GO_BACK_N, SendReason.FAST_RETX,
+RETX_REASONS = frozenset({SendReason.RTO_RETX, SendReason.GO_BACK_N, SendReason.FAST_RETX, SendReason.PARTIAL_ACK_RETX,
                           SendReason.FIN_RETX, SendReason.SYN_RETRY})
 #: Why a receiver sends an ACK that repeats its acknowledgment (the window may have moved).
 REPEAT_ACK_REASONS = frozenset({SendReason.DUP_ACK, SendReason.TIME_WAIT_ACK,
@@ -245,7 +245,12 @@ def capture(capdir: Path, run: Run, node_name: str) -> Capture:
 
 
 def retransmitted(row: dict[str, str]) -> bool:
-    return any(row[f] for f in RETX_FLAGS)
+    """Whether tshark marks a frame *the capturing host sent* as a retransmission. Wireshark
+    calls a segment below the highest sequence seen "out-of-order" instead when it follows the
+    highest one by less than its RTT estimate (e.g. NewReno's retransmission on a partial ACK,
+    sent right after new data); at the sender's own capture such a segment can only be a
+    retransmission, since a sender never sends new data below its highest sequence number."""
+    return any(row[f] for f in RETX_FLAGS) or bool(row["tcp.analysis.out_of_order"])
 
 
 def conn_summary(run: Run, host: str) -> dict:

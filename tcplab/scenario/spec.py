@@ -16,7 +16,7 @@ from tcplab.apps import APP_TYPES
 from tcplab.net.link import ChannelParams
 from tcplab.net.packet import ip_from_str
 from tcplab.scenario.units import parse_duration, parse_rate
-from tcplab.tcp.config import TIME_OPTIONS, TcpConfig, check_config, option_names
+from tcplab.tcp.config import BOOL_OPTIONS, TIME_OPTIONS, TcpConfig, check_config, option_names
 
 
 class ScenarioError(ValueError):
@@ -109,6 +109,8 @@ def _tcp_value(name: str, v):
         return _pos_duration(v) if name != "granularity" else _nonneg_duration(v)
     if name == "cc":
         return _str(v).lower()
+    if name in BOOL_OPTIONS:
+        return _bool(v)
     if name in ("iw", "isn") and v is None:
         return None
     return _int(0)(v)

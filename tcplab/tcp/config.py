@@ -42,6 +42,9 @@ class TcpConfig:
     max_retries: int = 15
     #: Initial send sequence number; None draws it from the run's seeded stream.
     isn: int | None = None
+    #: Fast retransmit on the third duplicate ACK and fast recovery (RFC 5681 3.2; with
+    #: ``cc = "newreno"`` partial ACKs as RFC 6582).
+    fast_retransmit: bool = True
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -52,6 +55,8 @@ class TcpConfig:
 
 #: Options given in seconds in files and on the command line.
 TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl"})
+#: Switches (true / false).
+BOOL_OPTIONS = frozenset({"fast_retransmit"})
 
 
 def option_names() -> list[str]:

@@ -26,6 +26,7 @@ from tcplab.trace.events import EventKind, RecvOutcome, SendReason, TcpState, Ti
 MASK = 0xFFFFFFFF
 HALF = 0x80000000
 MAX_WINDOW = 0xFFFF
+DUPTHRESH = 3        # RFC 5681 3.2: the third duplicate ACK signals a loss
 
 S = TcpState
 SYNCHRONIZED = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT,
@@ -138,6 +139,9 @@ class Connection:
         self._ack_due: SendReason | None = None   # an ACK owed, sent by poll_output
         self._syn_lost = False           # a SYN or SYN-ACK was retransmitted
         self._writer_waits = False       # the application could not write everything
+        self.in_recovery = False         # fast recovery (RFC 5681 3.2, RFC 6582)
+        self.recover = self.iss          # RFC 6582 "recover": highest seq sent at its start
+        self._partial_ack_retx = False
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -415,7 +419,11 @@ class Connection:
             self.dupacks += 1
             self.stats["dup_acks_received"] += 1
             outcome = RecvOutcome.DUP_ACK
+            self._on_dup_ack(now)
         self._update_window(now, seg)
+        if self._partial_ack_retx:
+            self._partial_ack_retx = False
+            self._retransmit_head(now, SendReason.PARTIAL_ACK_RETX)
         if self.fin_sent and self.snd_una == ((self._fin_seq() + 1) & MASK) and not self.fin_acked:
             self.fin_acked = True
             if st == S.FIN_WAIT_1:
@@ -436,6 +444,48 @@ class Connection:
         return (self.snd_max != self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
                 and seg.window == self.snd_wnd and seg.window != 0)
 
+    def _on_dup_ack(self, now: int) -> None:
+        """A duplicate ACK (RFC 5681 section 2). The third one starts fast retransmit and fast
+        recovery (RFC 5681 3.2 steps 2-3), unless it only covers data sent before a timeout
+        or an earlier recovery (RFC 6582 3.2 step 2: ``recover``); in recovery each further one
+        inflates cwnd by one segment (step 4) so new data keeps the ACK clock running."""
+        if self.in_recovery:
+            self.cc.on_dup_ack_in_recovery(self.ccs, now)
+            return
+        if self.dupacks != DUPTHRESH or not self.cfg.fast_retransmit:
+            return
+        if not _lt(self.recover, self.snd_una):
+            return
+        flight = _diff(self.snd_max, self.snd_una)
+        self.recover = (self.snd_max - 1) & MASK
+        self.in_recovery = True
+        self.cc.on_enter_recovery(self.ccs, now, flight)
+        self._timed = None                 # Karn: the retransmitted segment gives no sample
+        self._retransmit_head(now, SendReason.FAST_RETX)
+
+    def _retransmit_head(self, now: int, reason: SendReason) -> None:
+        """Resend the first unacknowledged segment (up to one SMSS from SND.UNA), leaving
+        SND.NXT where it is."""
+        off = self._off(self.snd_una)
+        sent_end = min(self.written, self._off(self.snd_max))
+        # Only bytes already sent, and never beyond the peer's window (a zero window is the
+        # persist timer's business).
+        n = min(self.smss, sent_end - off, self.snd_wnd)
+        if n > 0:
+            start = off - self._snd_off
+            payload = bytes(self._snd_data[start:start + n])
+            flags = ACK | (PSH if off + n == self.written else 0)
+            if off + n == self.written and self.fin_sent:
+                flags |= FIN
+        elif self.fin_sent and off >= self.written:
+            payload, flags = b"", ACK | FIN
+        else:
+            return
+        self._count_retx(reason)
+        self.stats["data_segments_sent"] += 1 if payload else 0
+        self.stats["bytes_sent"] += len(payload)
+        self._emit(self._segment(self.snd_una, flags, payload), reason)
+
     def _ack_advance(self, now: int, ack: int, seg: Segment) -> None:
         """New data acknowledged: free it, take an RTT sample (Karn), grow cwnd, manage the
         retransmission timer (RFC 6298 5.2, 5.3)."""
@@ -455,7 +505,9 @@ class Connection:
             self.rtt.sample(now - self._timed[1])
             self._timed = None
         # Otherwise a backed-off RTO stays until a valid sample (RFC 6298 section 3, Karn).
-        if self.state not in (S.SYN_SENT, S.SYN_RECEIVED) and not syn_part:
+        if self.in_recovery:
+            self._recovery_ack(now, ack, acked)
+        elif self.state not in (S.SYN_SENT, S.SYN_RECEIVED) and not syn_part:
             self.cc.on_ack(self.ccs, now, acked, flight_before, None)
         if self.snd_una == self.snd_max:
             self._cancel(now, TimerKind.RTO)
@@ -467,6 +519,17 @@ class Connection:
             # sockets do), not for every acknowledged segment.
             self._writer_waits = False
             self.notes.append(Note.WRITABLE)
+
+    def _recovery_ack(self, now: int, ack: int, acked: int) -> None:
+        """New data acknowledged during fast recovery (RFC 6582 3.2 steps 5-6). A full ACK
+        (covering ``recover``) ends recovery and deflates cwnd; a partial ACK tells NewReno the
+        next hole, which it retransmits at once, staying in recovery (Reno leaves it)."""
+        if _lt(self.recover, ack) or self.cc.exits_recovery_on_partial_ack:
+            self.in_recovery = False
+            self.cc.on_exit_recovery(self.ccs, now, _diff(self.snd_max, ack))
+            return
+        self._partial_ack_retx = True      # sent once the ACK's window has been taken in
+        self.cc.on_partial_ack(self.ccs, now, acked)
 
     def _update_window(self, now: int, seg: Segment) -> None:
         """Send-window update rule of RFC 9293 3.10.7.4 (SND.WL1/SND.WL2 guard old segments)."""
@@ -601,6 +664,10 @@ class Connection:
             return
         flight = _diff(self.snd_max, self.snd_una)
         self.cc.on_rto(self.ccs, now, flight)
+        # RFC 6582 section 4: after a timeout, no fast retransmit for data sent before it.
+        self.in_recovery = False
+        self.recover = (self.snd_max - 1) & MASK
+        self.dupacks = 0
         self.rtt.on_timeout()
         self._timed = None                      # Karn: no sample from a retransmitted segment
         self.snd_nxt = self.snd_una             # go back N: resend from the first hole

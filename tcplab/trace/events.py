@@ -91,6 +91,7 @@ class SendReason(IntEnum):
     FIN_RETX = 16        # FIN retransmitted after a timeout
     KEEPALIVE = 17
     TIME_WAIT_ACK = 18   # ACK of a retransmitted FIN while in TIME-WAIT
+    PARTIAL_ACK_RETX = 19  # RFC 6582 3.2 step 5: the next hole after a partial ACK
 
 
 class RecvOutcome(IntEnum):

@@ -23,7 +23,7 @@ NOTABLE_RECEIPTS = frozenset({RecvOutcome.OUT_OF_ORDER, RecvOutcome.FILLED_HOLE,
                               RecvOutcome.NO_CONNECTION, RecvOutcome.BAD_ACK})
 ARROW = 58
 RETRANSMIT = frozenset({SendReason.RTO_RETX, SendReason.GO_BACK_N, SendReason.FAST_RETX,
-                        SendReason.SYN_RETRY, SendReason.FIN_RETX})
+                        SendReason.PARTIAL_ACK_RETX, SendReason.SYN_RETRY, SendReason.FIN_RETX})
 
 
 def segment_label(trace, uid: int) -> str:

@@ -193,7 +193,13 @@ class Narrator:
                     f"and still unacknowledged; after a timeout it starts again from one segment "
                     f"(slow start, RFC 5681 3.1)")
         if r == SendReason.FAST_RETX:
-            return f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)} after three duplicate ACKs (fast retransmit, RFC 5681 3.2)"
+            return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)} at once after three "
+                    f"duplicate ACKs, without waiting for the timer, and halves its window "
+                    f"(fast retransmit and fast recovery, RFC 5681 3.2)")
+        if r == SendReason.PARTIAL_ACK_RETX:
+            return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)}: the ACK moved "
+                    f"forward but not past everything sent before the loss, so this is the next "
+                    f"hole (NewReno partial ACK, RFC 6582 3.2)")
         if r == SendReason.FIN:
             return f"{me} has nothing more to send: FIN seq={ev.seq} (RFC 9293 3.6)"
         if r == SendReason.FIN_RETX:
