@@ -26,7 +26,8 @@ Per-event invariants (``check_event``), sequence comparisons modulo 2**32:
   its ACK field ignored; the peer's RCV.NXT never exceeds our SND.MAX, so such an ACK can
   always be made acceptable);
 * every data segment sent carries exactly the application's bytes for its sequence numbers and
-  (window probes aside) ends within min(SND.WND, cwnd) of SND.UNA;
+  (window probes aside) ends within min(SND.WND, cwnd) of SND.UNA (cwnd + 2*SMSS for
+  limited transmit, RFC 3042);
 * what each application has read so far is a prefix of what its peer wrote;
 * trace: times never decrease and never run ahead of the clock.
 """
@@ -193,7 +194,10 @@ class Checker:
         if reason == SendReason.WINDOW_PROBE:
             return
         end = seq_sub((seg.seq + n) & 0xFFFFFFFF, me.snd_una)
-        limit = min(me.snd_wnd, me.ccs.cwnd)
+        # Limited transmit may run up to two segments past cwnd, never past the window
+        # (RFC 3042 section 2).
+        extra = 2 * me.smss if reason == SendReason.LIMITED_TRANSMIT else 0
+        limit = min(me.snd_wnd, me.ccs.cwnd + extra)
         if end > limit:
             raise self.error(
                 f"trace event [{i}]: {reason.name} segment SEQ={seg.seq} LEN={n} ends "

@@ -35,10 +35,14 @@ def test_third_duplicate_ack_retransmits_and_enters_recovery():
     new = ack(c, now, 500)                   # slow start: cwnd 5000 -> 5500, two new segments
     assert c.ccs.cwnd == 5500 and len(new) == 2
     flight = c.snd_max - c.snd_una           # 5500 bytes outstanding when the loss shows
-    assert ack(c, now, 500, times=2) == []   # duplicates 1 and 2: nothing (no limited transmit)
+    # Duplicates 1 and 2: one new segment each (limited transmit, RFC 3042), cwnd unchanged.
+    lt = ack(c, now, 500, times=2)
+    assert [(r, len(s.payload)) for s, r in lt] == [(SendReason.LIMITED_TRANSMIT, SMSS)] * 2
+    assert c.ccs.cwnd == 5500
     (rx, reason), = ack(c, now, 500)         # the third
     assert reason == SendReason.FAST_RETX and rx.seq == ISS + 501 and len(rx.payload) == SMSS
-    assert c.ccs.ssthresh == max(flight // 2, 2 * SMSS) == 2750          # RFC 5681 eq. 4
+    # RFC 5681 eq. 4, FlightSize without the limited-transmit segments (RFC 3042 section 2).
+    assert c.ccs.ssthresh == max(flight // 2, 2 * SMSS) == 2750
     assert c.ccs.cwnd == c.ccs.ssthresh + 3 * SMSS == 4250                # step 3
     assert c.in_recovery and c.recover == c.snd_max - 1
     ack(c, now, 500)                                                      # step 4: +SMSS
@@ -83,11 +87,23 @@ def test_reno_leaves_recovery_on_the_first_new_ack():
     assert not c.in_recovery and c.ccs.cwnd == ssthresh
 
 
-def test_fast_retransmit_can_be_switched_off():
-    c, now = start(fast_retransmit=False)
+def test_fast_retransmit_and_limited_transmit_can_be_switched_off():
+    c, now = start(fast_retransmit=False, limited_transmit=False)
     now += RTT
     ack(c, now, 500)
     assert ack(c, now, 500, times=5) == [] and not c.in_recovery
+
+
+def test_limited_transmit_respects_the_peer_window():
+    c, now = start()
+    now += RTT
+    ack(c, now, 500)
+    full = c.snd_max - c.snd_una
+    sent = []
+    for _ in range(3):      # a window update, then two duplicates with the window all used
+        c.on_segment(now, seg(IRS + 1, ISS + 501, ACK, win=full))
+        sent += out(c, now)
+    assert c.dupacks == 2 and sent == []
 
 
 def test_no_second_fast_retransmit_for_data_sent_before_a_timeout():

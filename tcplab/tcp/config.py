@@ -45,6 +45,8 @@ class TcpConfig:
     #: Fast retransmit on the third duplicate ACK and fast recovery (RFC 5681 3.2; with
     #: ``cc = "newreno"`` partial ACKs as RFC 6582).
     fast_retransmit: bool = True
+    #: Limited transmit: new data on the first two duplicate ACKs (RFC 3042).
+    limited_transmit: bool = True
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -56,7 +58,7 @@ class TcpConfig:
 #: Options given in seconds in files and on the command line.
 TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl"})
 #: Switches (true / false).
-BOOL_OPTIONS = frozenset({"fast_retransmit"})
+BOOL_OPTIONS = frozenset({"fast_retransmit", "limited_transmit"})
 
 
 def option_names() -> list[str]:

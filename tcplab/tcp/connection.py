@@ -142,6 +142,7 @@ class Connection:
         self.in_recovery = False         # fast recovery (RFC 5681 3.2, RFC 6582)
         self.recover = self.iss          # RFC 6582 "recover": highest seq sent at its start
         self._partial_ack_retx = False
+        self._limited_bytes = 0          # sent by limited transmit since the last new ACK
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -452,16 +453,40 @@ class Connection:
         if self.in_recovery:
             self.cc.on_dup_ack_in_recovery(self.ccs, now)
             return
+        if self.dupacks < DUPTHRESH:
+            if self.cfg.limited_transmit:
+                self._limited_transmit(now)
+            return
         if self.dupacks != DUPTHRESH or not self.cfg.fast_retransmit:
             return
         if not _lt(self.recover, self.snd_una):
             return
-        flight = _diff(self.snd_max, self.snd_una)
+        # RFC 5681 3.2 step 2 with RFC 3042: segments sent by limited transmit do not count
+        # in the FlightSize that halves the window.
+        flight = _diff(self.snd_max, self.snd_una) - self._limited_bytes
         self.recover = (self.snd_max - 1) & MASK
         self.in_recovery = True
         self.cc.on_enter_recovery(self.ccs, now, flight)
         self._timed = None                 # Karn: the retransmitted segment gives no sample
         self._retransmit_head(now, SendReason.FAST_RETX)
+
+    def _limited_transmit(self, now: int) -> None:
+        """RFC 3042: on the first and second duplicate ACK send one new segment, if the
+        peer's window allows and no more than cwnd + 2*SMSS would be outstanding; cwnd is
+        not changed. It keeps the ACK clock going so that a small window can still reach
+        three duplicate ACKs."""
+        if self.state not in CAN_SEND or self.snd_nxt != self.snd_max:
+            return
+        off = self._off(self.snd_nxt)
+        n = min(self.smss, self.written - off)
+        flight = _diff(self.snd_nxt, self.snd_una)
+        if n <= 0 or flight + n > self.ccs.cwnd + 2 * self.smss or flight + n > self.snd_wnd:
+            return
+        start = off - self._snd_off
+        flags = ACK | (PSH if off + n == self.written else 0)
+        self._send_data(now, self.snd_nxt, flags, bytes(self._snd_data[start:start + n]),
+                        SendReason.LIMITED_TRANSMIT)
+        self._limited_bytes += n
 
     def _retransmit_head(self, now: int, reason: SendReason) -> None:
         """Resend the first unacknowledged segment (up to one SMSS from SND.UNA), leaving
@@ -500,6 +525,7 @@ class Connection:
         if _lt(self.snd_nxt, ack):
             self.snd_nxt = ack
         self.dupacks = 0
+        self._limited_bytes = 0
         self.retries = 0
         if self._timed is not None and _le(self._timed[0], ack):
             self.rtt.sample(now - self._timed[1])
@@ -799,7 +825,8 @@ class Connection:
             # also covers a probe byte still unacknowledged when the window reopens).
             self._arm(now, TimerKind.RTO, self.rtt.rto)
 
-    def _send_data(self, now: int, seq: int, flags: int, payload: bytes) -> None:
+    def _send_data(self, now: int, seq: int, flags: int, payload: bytes,
+                   new_reason: SendReason = SendReason.NEW_DATA) -> None:
         n = len(payload)
         end = (seq + n + (1 if flags & FIN else 0)) & MASK
         retransmit = _lt(seq, self.snd_max)
@@ -810,7 +837,7 @@ class Connection:
                 reason = SendReason.GO_BACK_N if n else SendReason.FIN_RETX
             self._count_retx(reason)
         else:
-            reason = SendReason.NEW_DATA if n else SendReason.FIN
+            reason = new_reason if n else SendReason.FIN
             if self._timed is None and n:
                 self._timed = (end, now)     # time this segment (one sample per flight, Karn)
         if flags & FIN:

@@ -92,6 +92,7 @@ class SendReason(IntEnum):
     KEEPALIVE = 17
     TIME_WAIT_ACK = 18   # ACK of a retransmitted FIN while in TIME-WAIT
     PARTIAL_ACK_RETX = 19  # RFC 6582 3.2 step 5: the next hole after a partial ACK
+    LIMITED_TRANSMIT = 20  # RFC 3042: new data on the first or second duplicate ACK
 
 
 class RecvOutcome(IntEnum):

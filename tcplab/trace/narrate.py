@@ -196,6 +196,10 @@ class Narrator:
             return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)} at once after three "
                     f"duplicate ACKs, without waiting for the timer, and halves its window "
                     f"(fast retransmit and fast recovery, RFC 5681 3.2)")
+        if r == SendReason.LIMITED_TRANSMIT:
+            return (f"{me} sends new data, {self._range(ev.conn, ev.seq, ev.length)}, on a "
+                    f"duplicate ACK: a segment has left the network, so one may enter "
+                    f"(limited transmit, RFC 3042)")
         if r == SendReason.PARTIAL_ACK_RETX:
             return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)}: the ACK moved "
                     f"forward but not past everything sent before the loss, so this is the next "
