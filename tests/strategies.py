@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from tcplab.tcp.config import BOOL_OPTIONS
+
 #: Upper bound of the summed per-direction loss probability over every link of a topology.
 LOSS_BUDGET = 0.3
 #: TIME-WAIT lasts 2*MSL: short (shorter than a backed-off RTO, so a lost last ACK ends in
@@ -239,6 +241,10 @@ def topologies(draw):
 
 
 # ------------------------------------------------------------------------------ TCP options
+#: TCP switches the property test turns on and off.
+SWITCHES = sorted(BOOL_OPTIONS)
+
+
 @st.composite
 def tcp_options(draw, with_isn: bool = True) -> dict:
     t: dict = {}
@@ -248,6 +254,12 @@ def tcp_options(draw, with_isn: bool = True) -> dict:
         t["rcv_buf"] = draw(st.one_of(st.integers(1000, 65535), st.integers(1000, 4000)))
     if with_isn and draw(st.booleans()):
         t["isn"] = draw(isns)
+    # Every switch, in any combination (each left at its default half of the time).
+    for name in SWITCHES:
+        if draw(st.booleans()):
+            t[name] = draw(st.booleans())
+    if draw(st.integers(0, 3)) == 0:
+        t["delack_time"] = draw(st.sampled_from([0.001, 0.04, 0.2, 0.5]))
     return t
 
 

@@ -22,7 +22,9 @@ def new_conn(cfg: TcpConfig | None = None, iss: int = ISS) -> Connection:
     trace = Trace()
     trace.nodes += ["client", "server"]
     info = trace.add_conn(ConnInfo(-1, 0, LOCAL, LPORT, REMOTE, RPORT, "test", "client", iss=iss))
-    return Connection(cfg or TcpConfig(mss=500), LOCAL, LPORT, REMOTE, RPORT, iss, trace, info.id, 0)
+    # Immediate ACKs unless a test asks for delayed ones: the state tests read each ACK.
+    cfg = cfg or TcpConfig(mss=500, delayed_ack=False)
+    return Connection(cfg, LOCAL, LPORT, REMOTE, RPORT, iss, trace, info.id, 0)
 
 
 def seg(seq: int, ack: int = 0, flags: int = ACK, payload: bytes = b"", win: int = 65535,

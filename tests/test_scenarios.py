@@ -227,3 +227,24 @@ def test_fast_retransmit_scenario_recovers_without_the_timer():
     assert not [i for i in tr.indices(EventKind.TIMER_EXPIRE) if TimerKind(tr.a[i]) == TimerKind.RTO]
     app = r.app("web")
     assert bytes(app.client_side.stats.keep) == bytes(app.server_sides[0].stats.sent_keep)
+
+
+def test_nagle_delack_scenario_coalesces_keystrokes_only_with_nagle():
+    r = run("nagle-delack", keep=True)
+    tr = r.trace
+    per_port = {}
+    for i in tr.indices(EventKind.SEG_SENT):
+        s = tr.packets[tr.pkt[i]].segment
+        port = s.src_port if s.src_port in (23, 2323) else s.dst_port
+        per_port.setdefault(port, []).append(s)
+    for port in (23, 2323):
+        typed = [s for s in per_port[port] if s.dst_port == port and s.payload]
+        assert sum(len(s.payload) for s in typed) == 12
+        if port == 2323:
+            assert [len(s.payload) for s in typed] == [1] * 12     # one segment per keystroke
+        else:
+            assert len(typed) <= 6 and max(len(s.payload) for s in typed) > 1
+    assert len(per_port[23]) < len(per_port[2323]) * 2 // 3
+    for name in ("nagle", "raw"):
+        app = r.app(name)
+        assert bytes(app.client_side.stats.keep) == bytes(app.client_side.stats.sent_keep)

@@ -121,7 +121,11 @@ class Side:
         elif note in (Note.CLOSED, Note.RESET, Note.REFUSED, Note.TIMEOUT, Note.CRASHED):
             self.stats.closed_at = now
             self.stats.outcome = note
-            if self._read_handle is not None:
+            if note != Note.CRASHED and conn.readable():
+                # What TCP already delivered in order stays readable after the TCB is gone,
+                # as in a socket's receive queue: a slow reader finishes it at its own pace.
+                self._read(now)
+            elif self._read_handle is not None:
                 self._read_handle.cancel()
                 self._read_handle = None
             self.app.side_finished(now, self)
@@ -174,7 +178,7 @@ class Side:
     def _read_timer(self) -> None:
         self._read_handle = None
         now = self.sched.now
-        if self.conn.state == TcpState.CLOSED:
+        if self.conn.state == TcpState.CLOSED and not self.conn.readable():
             return
         self._read(now)
         self.host.service(self.conn)

@@ -47,6 +47,14 @@ class TcpConfig:
     fast_retransmit: bool = True
     #: Limited transmit: new data on the first two duplicate ACKs (RFC 3042).
     limited_transmit: bool = True
+    #: Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): wait up to ``delack_time`` for more data
+    #: or a reply to carry the ACK, but acknowledge every second full-sized segment at once.
+    delayed_ack: bool = True
+    delack_time: int = 200 * MS
+    #: Nagle's algorithm (RFC 9293 3.7.4, RFC 896) with Minshall's refinement: while a small
+    #: segment is unacknowledged, hold back the next small one until a full segment can go or
+    #: the small one is acknowledged.
+    nagle: bool = True
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -56,9 +64,9 @@ class TcpConfig:
 
 
 #: Options given in seconds in files and on the command line.
-TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl"})
+TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl", "delack_time"})
 #: Switches (true / false).
-BOOL_OPTIONS = frozenset({"fast_retransmit", "limited_transmit"})
+BOOL_OPTIONS = frozenset({"fast_retransmit", "limited_transmit", "delayed_ack", "nagle"})
 
 
 def option_names() -> list[str]:
@@ -77,6 +85,8 @@ def check_config(cfg: TcpConfig) -> None:
     for name in ("min_rto", "max_rto", "initial_rto", "msl"):
         if getattr(cfg, name) <= 0:
             bad(name, "must be greater than zero")
+    if not 0 < cfg.delack_time <= 500 * MS:
+        bad("delack_time", "must be above 0 and at most 0.5 s (RFC 1122 4.2.3.2)")
     if cfg.granularity < 0:
         bad("granularity", "must not be negative")
     if cfg.min_rto > cfg.max_rto:

@@ -143,6 +143,8 @@ class Connection:
         self.recover = self.iss          # RFC 6582 "recover": highest seq sent at its start
         self._partial_ack_retx = False
         self._limited_bytes = 0          # sent by limited transmit since the last new ACK
+        self._delack_bytes = 0           # in-order bytes received and not yet acknowledged
+        self._snd_sml = self.iss         # end of the last small segment sent (Nagle, Minshall)
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -369,6 +371,16 @@ class Connection:
                           else SendReason.DUP_ACK)
         if fin_off is not None:
             ack_reason = self._receive_fin(now, fin_off)
+        elif (data_outcome == RecvOutcome.IN_ORDER and self.cfg.delayed_ack
+              and not self.ooo.held_bytes):
+            # RFC 5681 4.2 / RFC 9293 3.8.6.3: an ACK may wait (at most delack_time) but at
+            # least every second full-sized segment is acknowledged at once. Out-of-order data
+            # and data filling all or part of a gap are acknowledged at once.
+            self._delack_bytes += len(seg.payload)
+            if self._delack_bytes < 2 * self.smss:
+                ack_reason = None
+                if self.deadlines[TimerKind.DELACK] is None:
+                    self._arm(now, TimerKind.DELACK, self.cfg.delack_time)
         if ack_reason is not None:
             self._send_ack(now, ack_reason)
         return data_outcome if data_outcome is not None else outcome
@@ -666,6 +678,9 @@ class Connection:
             self._delete(now, Note.CLOSED)
         elif kind == TimerKind.PERSIST:
             self._on_persist(now)
+        elif kind == TimerKind.DELACK:
+            if self.state in SYNCHRONIZED:
+                self._send_ack(now, SendReason.DELAYED_ACK)
 
     def _on_rto(self, now: int) -> None:
         """RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back off, restart;
@@ -804,6 +819,12 @@ class Connection:
                     break
                 if n < smss and n < unsent and n < self.max_snd_wnd // 2 and flight > 0:
                     break   # sender SWS avoidance: wait for a fuller segment
+                if (n < smss and self.cfg.nagle and nxt == self.snd_max
+                        and _lt(self.snd_una, self._snd_sml)
+                        and not (self.fin_queued and n == unsent)):
+                    # Nagle (RFC 9293 3.7.4) in Minshall's form, as Linux does it: a small
+                    # segment waits while an earlier small one is unacknowledged.
+                    break
                 start = off - self._snd_off
                 payload = bytes(self._snd_data[start:start + n])
                 flags = ACK
@@ -842,6 +863,8 @@ class Connection:
                 self._timed = (end, now)     # time this segment (one sample per flight, Karn)
         if flags & FIN:
             self.fin_sent = True
+        if 0 < n < self.smss and not retransmit:
+            self._snd_sml = end
         if n:
             self.stats["data_segments_sent"] += 1
             self.stats["bytes_sent"] += n
@@ -874,11 +897,31 @@ class Connection:
         variables that changed (one VAR row per change, however many calls led to it). The
         owner calls this after every call into the connection and after the application
         handled ``notes``."""
+        if self.outbox and self.state in SYNCHRONIZED:
+            # Headers are completed as the segments leave, as real stacks fill them in at
+            # transmission: data released while an arriving segment's ACK field was processed
+            # (RFC 9293 3.10.7.4, fifth step) carries what its text and FIN (seventh and
+            # eighth steps) did to RCV.NXT and RCV.WND, which makes a separate ACK needless.
+            self._update_rcv_wnd()
+            wnd = self._adv_wnd = min(self.rcv_wnd, MAX_WINDOW)
+            carried = False
+            for seg, _ in self.outbox:
+                if seg.flags & ACK and not seg.flags & RST:
+                    seg.ack = self.rcv_nxt
+                    seg.window = wnd
+                    carried = True
+            if carried and self._ack_due not in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
+                                                 SendReason.TIME_WAIT_ACK):
+                self._ack_due = None
         if self._ack_due is not None:
             reason = self._ack_due
             self._ack_due = None
             if self.state in SYNCHRONIZED:
                 self._emit(self._segment(self._ack_seq(), ACK), reason)
+        if self.outbox and (self._delack_bytes or self.deadlines[TimerKind.DELACK] is not None):
+            # Any segment leaving carries the acknowledgment: nothing is owed any more.
+            self._delack_bytes = 0
+            self._cancel(now, TimerKind.DELACK)
         self._publish(now)
         out = self.outbox
         self.outbox = []

@@ -93,6 +93,7 @@ class SendReason(IntEnum):
     TIME_WAIT_ACK = 18   # ACK of a retransmitted FIN while in TIME-WAIT
     PARTIAL_ACK_RETX = 19  # RFC 6582 3.2 step 5: the next hole after a partial ACK
     LIMITED_TRANSMIT = 20  # RFC 3042: new data on the first or second duplicate ACK
+    DELAYED_ACK = 21     # the delayed-ACK timer expired (RFC 9293 3.8.6.3)
 
 
 class RecvOutcome(IntEnum):

@@ -196,6 +196,9 @@ class Narrator:
             return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)} at once after three "
                     f"duplicate ACKs, without waiting for the timer, and halves its window "
                     f"(fast retransmit and fast recovery, RFC 5681 3.2)")
+        if r == SendReason.DELAYED_ACK:
+            return (f"{me}'s delayed-ACK timer ran out with no reply to ride on: it sends ACK "
+                    f"{ev.ack} on its own (RFC 9293 3.8.6.3)")
         if r == SendReason.LIMITED_TRANSMIT:
             return (f"{me} sends new data, {self._range(ev.conn, ev.seq, ev.length)}, on a "
                     f"duplicate ACK: a segment has left the network, so one may enter "
