@@ -251,7 +251,8 @@ def tcp_options(draw, with_isn: bool = True) -> dict:
     if draw(st.booleans()):
         t["mss"] = draw(st.integers(100, 1460))
     if draw(st.booleans()):
-        t["rcv_buf"] = draw(st.one_of(st.integers(1000, 65535), st.integers(1000, 4000)))
+        t["rcv_buf"] = draw(st.one_of(st.integers(1000, 65535), st.integers(1000, 4000),
+                                      st.integers(65536, 400_000)))
     if with_isn and draw(st.booleans()):
         t["isn"] = draw(isns)
     # Every switch, in any combination (each left at its default half of the time).

@@ -149,7 +149,7 @@ def test_idle_restart():
 
 
 def test_registry_listing_and_create():
-    assert available() == ["newreno", "reno"]
+    assert available() == ["cubic", "newreno", "reno"]
     a, b = create("newreno"), create("NewReno")
     assert isinstance(a, NewReno) and isinstance(b, NewReno) and a is not b
     assert type(create("reno")) is Reno
@@ -159,7 +159,7 @@ def test_registry_listing_and_create():
 def test_registry_unknown_name():
     with pytest.raises(ValueError) as exc:
         create("cubic-ish")
-    assert str(exc.value) == "unknown congestion control 'cubic-ish'; available: newreno, reno"
+    assert str(exc.value) == "unknown congestion control 'cubic-ish'; available: cubic, newreno, reno"
 
 
 def test_register_rejects_bad_classes():
@@ -176,4 +176,4 @@ def test_register_rejects_bad_classes():
     with pytest.raises(TypeError):
         register(int)
     assert register(Reno) is Reno               # re-registering the same class is harmless
-    assert available() == ["newreno", "reno"]
+    assert available() == ["cubic", "newreno", "reno"]

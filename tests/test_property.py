@@ -198,6 +198,15 @@ class Checker:
         # (RFC 3042 section 2).
         extra = 2 * me.smss if reason == SendReason.LIMITED_TRANSMIT else 0
         limit = min(me.snd_wnd, me.ccs.cwnd + extra)
+        if me._sack_recovery or reason == SendReason.SACK_RETX:
+            # RFC 6675: in SACK recovery the pipe estimate, not SND.UNA + cwnd, limits
+            # sending (SACKed bytes are not in flight); the peer's window still binds (the
+            # scaled window may round its right edge down by less than one unit).
+            limit = me.snd_wnd + (1 << me.snd_wscale) - 1
+            sacked = me.sb.sacked_between(off, off + n)
+            if sacked:
+                raise self.error(f"trace event [{i}]: {reason.name} resends {sacked} bytes the "
+                                 f"peer has SACKed ({me.sb!r})", me)
         if end > limit:
             raise self.error(
                 f"trace event [{i}]: {reason.name} segment SEQ={seg.seq} LEN={n} ends "
@@ -294,8 +303,8 @@ class Checker:
             if c._snd_off != expect:
                 raise self.error(
                     f"send buffer starts at offset {c._snd_off}, SND.UNA says {expect}", c)
-        if not 0 <= c.snd_wnd <= 0xFFFF:
-            raise self.error(f"SND.WND {c.snd_wnd} outside [0, 65535]", c)
+        if not 0 <= c.snd_wnd <= 0xFFFF << c.snd_wscale:
+            raise self.error(f"SND.WND {c.snd_wnd} outside [0, 65535 << {c.snd_wscale}]", c)
         # Receive side.
         rcv_buf = c.cfg.rcv_buf
         if not 0 <= c.rcv_wnd <= rcv_buf:

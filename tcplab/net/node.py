@@ -113,6 +113,8 @@ class Host(Node):
         self.next_port = EPHEMERAL_FIRST
         self.ident = 0
         self.isn_rng = net.rng.stream(f"isn:{name}")
+        #: Per-connection timestamp clock offsets (RFC 7323 5.4 / 7.1: not guessable).
+        self.ts_rng = net.rng.stream(f"tsoffset:{name}")
         self.all_conns: list[Connection] = []        # every connection this host ever had
         self.stats = {"rst_sent_closed_port": 0, "segments_for_no_connection": 0}
         self.restart_hooks: list = []
@@ -150,7 +152,7 @@ class Host(Node):
         info = net.trace.add_conn(ConnInfo(-1, self.id, self.ip, local_port, remote_ip,
                                            remote_port, app, role, iss=iss))
         conn = Connection(cfg, self.ip, local_port, remote_ip, remote_port, iss, net.trace, info.id,
-                          self.id)
+                          self.id, ts_offset=self.ts_rng.getrandbits(32))
         conn.on_closed = self._forget
         self.conns[(local_port, remote_ip, remote_port)] = conn
         self.all_conns.append(conn)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, fields, replace
 
 from tcplab.sim.clock import MS, SEC
 
+#: The largest receive buffer: 65535 << 14 (RFC 7323 2.3), rounded to 2**30.
+MAX_RCV_BUF = 1 << 30
+
 
 @dataclass(frozen=True)
 class TcpConfig:
@@ -31,7 +34,7 @@ class TcpConfig:
     #: Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 3.4.2).
     msl: int = 30 * SEC
     #: Receive buffer in bytes; the advertised window is its free space (RFC 9293 3.8.6).
-    #: At most 65535 while window scaling is not in use (the header field is 16 bits).
+    #: Up to 2**30 with window scaling; without it only 65535 can be advertised (16 bits).
     rcv_buf: int = 65535
     #: Send buffer in bytes: how much the application may write ahead of acknowledgments.
     snd_buf: int = 131072
@@ -55,6 +58,24 @@ class TcpConfig:
     #: segment is unacknowledged, hold back the next small one until a full segment can go or
     #: the small one is acknowledged.
     nagle: bool = True
+    #: Offer and use selective acknowledgments (RFC 2018) with SACK-based loss recovery
+    #: (RFC 6675).
+    sack: bool = True
+    #: Offer window scaling (RFC 7323 section 2): the shift is the smallest that lets the
+    #: 16-bit window field carry ``rcv_buf``.
+    window_scale: bool = True
+    #: Offer the timestamps option (RFC 7323 sections 3-5): RTT measurement on every ACK,
+    #: PAWS, and detection of spurious retransmissions (Eifel, RFC 3522).
+    timestamps: bool = True
+    #: Keep-alive probes on an idle connection (RFC 9293 3.8.4, RFC 1122 4.2.3.6: off by
+    #: default; when on, no sooner than two hours of idleness unless configured).
+    keepalive: bool = False
+    keepalive_time: int = 7200 * SEC
+    keepalive_interval: int = 75 * SEC
+    keepalive_probes: int = 9
+    #: User timeout (RFC 9293 3.8.3, RFC 5482): abort when data stays unacknowledged this
+    #: long; 0 leaves it to ``max_retries``.
+    user_timeout: int = 0
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -64,9 +85,11 @@ class TcpConfig:
 
 
 #: Options given in seconds in files and on the command line.
-TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl", "delack_time"})
+TIME_OPTIONS = frozenset({"min_rto", "max_rto", "initial_rto", "granularity", "msl", "delack_time",
+                          "keepalive_time", "keepalive_interval", "user_timeout"})
 #: Switches (true / false).
-BOOL_OPTIONS = frozenset({"fast_retransmit", "limited_transmit", "delayed_ack", "nagle"})
+BOOL_OPTIONS = frozenset({"fast_retransmit", "limited_transmit", "delayed_ack", "nagle", "sack",
+                          "window_scale", "timestamps", "keepalive"})
 
 
 def option_names() -> list[str]:
@@ -91,8 +114,16 @@ def check_config(cfg: TcpConfig) -> None:
         bad("granularity", "must not be negative")
     if cfg.min_rto > cfg.max_rto:
         bad("min_rto", f"{cfg.min_rto / SEC:g} s exceeds max_rto {cfg.max_rto / SEC:g} s")
-    if not 1 <= cfg.rcv_buf <= 65535:
-        bad("rcv_buf", f"{cfg.rcv_buf} is outside 1..65535 bytes (no window scaling)")
+    if not 1 <= cfg.rcv_buf <= MAX_RCV_BUF:
+        bad("rcv_buf", f"{cfg.rcv_buf} is outside 1..{MAX_RCV_BUF} bytes (RFC 7323 2.3: "
+                       f"the window scale shift is at most 14)")
+    for name in ("keepalive_time", "keepalive_interval"):
+        if getattr(cfg, name) <= 0:
+            bad(name, "must be greater than zero")
+    if not 1 <= cfg.keepalive_probes <= 100:
+        bad("keepalive_probes", f"{cfg.keepalive_probes} is outside 1..100")
+    if cfg.user_timeout < 0:
+        bad("user_timeout", "must not be negative (0 turns it off)")
     if cfg.snd_buf < 1:
         bad("snd_buf", "must be at least 1 byte")
     if not 0 <= cfg.syn_retries <= 20:

@@ -14,19 +14,30 @@ RST, SYN, ACK, text, FIN) where the ACK and FIN steps differ by state.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
-from tcplab.net.packet import ACK, FIN, OPT_MSS, PSH, RST, SYN, Segment, TcpOption
+from tcplab.net.packet import (ACK, FIN, OPT_MSS, OPT_NOP, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP,
+                               OPT_WSCALE, PSH, RST, SYN, Segment, TcpOption)
 from tcplab.tcp.config import TcpConfig
 from tcplab.tcp.congestion import CongestionState, create as create_cc
 from tcplab.tcp.reassembly import ReassemblyQueue
+from tcplab.tcp.sack import Scoreboard
 from tcplab.tcp.rtt import RttEstimator
-from tcplab.trace.events import EventKind, RecvOutcome, SendReason, TcpState, TimerKind, Var
+from tcplab.trace.events import (Detection, EventKind, RecvOutcome, SendReason, TcpState,
+                                 TimerKind, Var)
 
 MASK = 0xFFFFFFFF
 HALF = 0x80000000
 MAX_WINDOW = 0xFFFF
 DUPTHRESH = 3        # RFC 5681 3.2: the third duplicate ACK signals a loss
+MAX_WSCALE = 14      # RFC 7323 2.3: larger shifts are treated as 14
+TS_OPTION_LEN = 12   # NOP, NOP, timestamps (10 bytes): what TSopt costs every segment
+MAX_OPTIONS = 40     # RFC 9293 3.1: the data offset field limits options to 40 bytes
+_NOP = TcpOption(OPT_NOP)
+#: ACKs that must leave even when data carries the same acknowledgment: they signal something.
+_REPEATED_ACKS = frozenset({SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
+                            SendReason.TIME_WAIT_ACK})
 
 S = TcpState
 SYNCHRONIZED = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT,
@@ -70,7 +81,8 @@ class Connection:
     """A TCP endpoint. Variables carry their RFC 9293 3.3.1 names."""
 
     def __init__(self, cfg: TcpConfig, local_ip: int, local_port: int, remote_ip: int,
-                 remote_port: int, iss: int, trace=None, conn_id: int = -1, node: int = -1) -> None:
+                 remote_port: int, iss: int, trace=None, conn_id: int = -1, node: int = -1,
+                 ts_offset: int = 0) -> None:
         self.cfg = cfg
         self.local_ip, self.local_port = local_ip, local_port
         self.remote_ip, self.remote_port = remote_ip, remote_port
@@ -145,6 +157,24 @@ class Connection:
         self._limited_bytes = 0          # sent by limited transmit since the last new ACK
         self._delack_bytes = 0           # in-order bytes received and not yet acknowledged
         self._snd_sml = self.iss         # end of the last small segment sent (Nagle, Minshall)
+
+        # Options negotiated on the SYNs (RFC 7323, RFC 2018): off until both ends offered them.
+        self.ts_ok = False               # timestamps in use
+        self.sack_ok = False             # SACK permitted both ways
+        self.ws_ok = False               # window scaling in use
+        self.snd_wscale = 0              # Snd.Wind.Shift: applied to the peer's window field
+        self.rcv_wscale = 0              # Rcv.Wind.Shift: applied to ours
+        self._mss_base = self.smss       # send MSS before option overhead (RFC 9293 3.7.1)
+        self.ts_offset = ts_offset & MASK
+        self.ts_recent = 0               # TS.Recent (RFC 7323 4.3): the peer's TSval to echo
+        self.last_ack_sent = 0           # Last.ACK.sent (RFC 7323 4.3)
+        self._seg_wnd = 0                # the arriving segment's window, scaled
+        self._eifel: tuple[int, int, SendReason] | None = None   # (seq, retransmit TSval, why)
+        self.sb = Scoreboard()           # what the peer SACKed (RFC 6675), by stream offset
+        self._last_heard = 0             # when the peer last sent anything (keep-alive)
+        self._ka_probes = 0              # keep-alive probes sent without an answer
+        self._una_since = 0              # since when SND.UNA has not moved (user timeout)
+        self._sack_recovery = False      # the current recovery is RFC 6675's
 
     # ---------------------------------------------------------------- application calls
     def open_active(self, now: int) -> None:
@@ -240,6 +270,10 @@ class Connection:
             self._recv_row = tr.emit(now, EventKind.SEG_RECV, self.node, self.id, uid, seg.seq,
                                      seg.ack, len(seg.payload), seg.flags)
         self._cause = uid
+        self._last_heard = now
+        self._ka_probes = 0
+        # RFC 7323 2.3: the window field of a non-SYN segment is shifted by Snd.Wind.Shift.
+        self._seg_wnd = seg.window if seg.flags & SYN else seg.window << self.snd_wscale
         st = self.state
         if st == S.LISTEN:
             outcome = self._seg_listen(now, seg)
@@ -313,6 +347,12 @@ class Connection:
             # The peer repeated its SYN: our SYN-ACK was probably lost. Answer it again.
             self._send_syn(now, SendReason.SYN_RETRY)
             return RecvOutcome.DUPLICATE
+        ts = seg.option(OPT_TIMESTAMP) if self.ts_ok else None
+        if ts is not None and not flags & RST and _lt(ts[0], self.ts_recent):
+            # PAWS (RFC 7323 5.3 R1): an older timestamp than the last one taken in means an
+            # old duplicate (perhaps from before a sequence-number wrap): ACK and drop it.
+            self._send_ack(now, SendReason.DUP_ACK)
+            return RecvOutcome.PAWS_REJECTED
         # First: sequence number acceptability.
         if not self._acceptable(seg.seq, seg_len):
             if flags & RST:
@@ -327,6 +367,8 @@ class Connection:
                 # (such as the one carried by a window probe) are still processed.
                 self._process_ack(now, seg)
             return RecvOutcome.OUT_OF_WINDOW
+        if ts is not None and _le(self.ts_recent, ts[0]) and _le(seg.seq, self.last_ack_sent):
+            self.ts_recent = ts[0]       # RFC 7323 4.3 (3): the timestamp to echo from now on
         # Second: RST (RFC 5961 3.2: only an exact match resets; in-window gets a challenge ACK).
         if flags & RST:
             if seg.seq != self.rcv_nxt:
@@ -409,9 +451,9 @@ class Connection:
         if st == S.SYN_RECEIVED:
             if _lt(self.snd_una, ack) and _le(ack, self.snd_max):
                 self._establish(now)
-                self.snd_wnd = seg.window
+                self.snd_wnd = self._seg_wnd
                 self.snd_wl1, self.snd_wl2 = seg.seq, ack
-                self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
+                self.max_snd_wnd = max(self.max_snd_wnd, self._seg_wnd)
                 st = S.ESTABLISHED
             else:
                 self._emit(Segment(self.local_port, self.remote_port, ack, 0, RST, 0),
@@ -424,7 +466,9 @@ class Connection:
             self._send_ack(now, SendReason.ACK)
             return RecvOutcome.BAD_ACK
         outcome = RecvOutcome.ACCEPTED
-        if ack == self.snd_una and seg.window == 0:
+        if self.sack_ok and seg.options:
+            self._take_sack(now, seg)
+        if ack == self.snd_una and self._seg_wnd == 0:
             self.retries = 0       # the peer is alive, only its window is closed (RFC 1122 4.2.2.17)
         if _lt(self.snd_una, ack):
             self._ack_advance(now, ack, seg)
@@ -433,6 +477,11 @@ class Connection:
             self.stats["dup_acks_received"] += 1
             outcome = RecvOutcome.DUP_ACK
             self._on_dup_ack(now)
+        if (self.sack_ok and self.sb and not self.in_recovery and self.cfg.fast_retransmit
+                and self.sb.lost_below(self.smss) > self._off(self.snd_una)):
+            # RFC 6675 section 5 (b): enough is SACKed above SND.UNA to call it lost
+            # (IsLost(HighACK + 1)), however few duplicate ACKs have arrived.
+            self._enter_recovery(now)
         self._update_window(now, seg)
         if self._partial_ack_retx:
             self._partial_ack_retx = False
@@ -455,7 +504,7 @@ class Connection:
         or FIN, same ACK number and the same advertised window. An ACK that keeps a zero
         window open-shut answers a window probe and is not counted."""
         return (self.snd_max != self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
-                and seg.window == self.snd_wnd and seg.window != 0)
+                and self._seg_wnd == self.snd_wnd and self._seg_wnd != 0)
 
     def _on_dup_ack(self, now: int) -> None:
         """A duplicate ACK (RFC 5681 section 2). The third one starts fast retransmit and fast
@@ -463,7 +512,8 @@ class Connection:
         or an earlier recovery (RFC 6582 3.2 step 2: ``recover``); in recovery each further one
         inflates cwnd by one segment (step 4) so new data keeps the ACK clock running."""
         if self.in_recovery:
-            self.cc.on_dup_ack_in_recovery(self.ccs, now)
+            if not self._sack_recovery:
+                self.cc.on_dup_ack_in_recovery(self.ccs, now)
             return
         if self.dupacks < DUPTHRESH:
             if self.cfg.limited_transmit:
@@ -471,6 +521,14 @@ class Connection:
             return
         if self.dupacks != DUPTHRESH or not self.cfg.fast_retransmit:
             return
+        self._enter_recovery(now)
+
+    def _enter_recovery(self, now: int) -> None:
+        """Loss detected: retransmit SND.UNA's segment at once and enter loss recovery, unless
+        the loss only concerns data sent before a timeout or an earlier recovery (RFC 6582 3.2
+        step 2: ``recover``). With SACK in use this is RFC 6675 section 5 steps 4.1-4.4:
+        RecoveryPoint = HighData, cwnd = ssthresh, then as many segments as the pipe allows;
+        without, RFC 5681 3.2 steps 2-3 with NewReno's ``recover`` (RFC 6582)."""
         if not _lt(self.recover, self.snd_una):
             return
         # RFC 5681 3.2 step 2 with RFC 3042: segments sent by limited transmit do not count
@@ -478,9 +536,121 @@ class Connection:
         flight = _diff(self.snd_max, self.snd_una) - self._limited_bytes
         self.recover = (self.snd_max - 1) & MASK
         self.in_recovery = True
-        self.cc.on_enter_recovery(self.ccs, now, flight)
+        self._sack_recovery = self.sack_ok
+        self._detect(now, Detection.RECOVERY_START, self.recover, int(self._sack_recovery), flight)
         self._timed = None                 # Karn: the retransmitted segment gives no sample
-        self._retransmit_head(now, SendReason.FAST_RETX)
+        self._note_retransmit(now, SendReason.FAST_RETX)
+        if self._sack_recovery:
+            self.cc.on_enter_sack_recovery(self.ccs, now, flight)
+            self.sb.high_rxt = self.sb.rescue_rxt = -1
+            n = self._retransmit_head(now, SendReason.FAST_RETX)
+            self.sb.high_rxt = self._off(self.snd_una) + n
+            self._sack_transmit(now)
+        else:
+            self.cc.on_enter_recovery(self.ccs, now, flight)
+            self._retransmit_head(now, SendReason.FAST_RETX)
+
+    def _take_sack(self, now: int, seg: Segment) -> None:
+        """Fold an ACK's SACK blocks into the scoreboard (RFC 2018 section 5; RFC 6675
+        ``Update()``). Blocks outside (SND.UNA, SND.MAX] are ignored (a D-SACK of RFC 2883 or
+        a stale report)."""
+        blocks = seg.option(OPT_SACK)
+        if not blocks or blocks is True:
+            return
+        una = self._off(seg.ack) if _lt(self.snd_una, seg.ack) and _le(seg.ack, self.snd_max) \
+            else self._off(self.snd_una)
+        top = min(self._off(self.snd_max), self.written)
+        gained = 0
+        for left, right in blocks:
+            lo, hi = self._off(left), self._off(right)
+            if not una < hi <= top or hi <= lo:
+                continue
+            gained += self.sb.add(max(lo, una), hi)
+        if gained:
+            self._trace_sacked(now)
+
+    def _trace_sacked(self, now: int) -> None:
+        if self.trace is None:
+            return
+        base = (self.iss + 1) & MASK
+        ranges = tuple(((base + a) & MASK, (base + b) & MASK) for a, b in self.sb.ranges())
+        self.trace.emit(now, EventKind.SACKED, self.node, self.id, self._cause, self.sb.sacked,
+                        len(ranges), extra=ranges)
+
+    def _sack_transmit(self, now: int) -> None:
+        """RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS, send what ``NextSeg()``
+        names: a lost segment (rule 1), else new data (rule 2), else an un-SACKed segment not
+        yet deemed lost (rule 3), else once per episode a rescue retransmission of the highest
+        un-SACKed bytes (rule 4)."""
+        sb, smss = self.sb, self.smss
+        una = self._off(self.snd_una)
+        for _ in range(10_000):
+            high = min(self._off(self.snd_max), self.written)
+            if self.ccs.cwnd - sb.pipe(una, high, smss) < smss:
+                return
+            nxt = sb.next_seg(una, high, smss)
+            if nxt is not None and nxt[2]:
+                self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX)
+                continue
+            if self._send_new_in_recovery(now):
+                continue
+            if nxt is not None:
+                self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX)
+                continue
+            rp = self._off((self.recover + 1) & MASK)
+            if sb.rescue_rxt < 0 and sb.high_sacked and high > una:
+                end = high
+                while end > una and sb.is_sacked(end - 1):
+                    end -= 1
+                if end > max(una, sb.high_rxt):
+                    k = bisect_right(sb.ends, end) - 1      # the SACKed range below `end`
+                    start = max(una, end - smss, sb.ends[k] if k >= 0 else 0)
+                    self._retransmit_at(now, start, end - start, SendReason.SACK_RETX)
+                    sb.rescue_rxt = rp
+                    continue
+            return
+
+    def _send_new_in_recovery(self, now: int) -> bool:
+        """RFC 6675 NextSeg rule 2: one segment of new data if the peer's window allows."""
+        if self.snd_nxt != self.snd_max or not self.state in CAN_SEND:
+            return False
+        off = self._off(self.snd_max)
+        unsent = self.written - off
+        room = self.snd_wnd - _diff(self.snd_max, self.snd_una)
+        n = min(self.smss, unsent, room)
+        if n <= 0:
+            return False
+        start = off - self._snd_off
+        flags = ACK
+        if n == unsent:
+            flags |= PSH | (FIN if self.fin_queued else 0)
+        self._send_data(now, self.snd_max, flags, bytes(self._snd_data[start:start + n]))
+        return True
+
+    def _note_retransmit(self, now: int, reason: SendReason) -> None:
+        """Eifel detection (RFC 3522 section 2): remember the TSval carried by the first
+        retransmission of the segment at SND.UNA."""
+        if self.ts_ok and (self._eifel is None or self._eifel[0] != self.snd_una):
+            self._eifel = (self.snd_una, self._ts_now(now), reason)
+
+    def _eifel_check(self, now: int, tsecr: int | None) -> None:
+        """The first ACK covering a retransmitted segment (RFC 3522 section 2): if it echoes
+        a timestamp older than the retransmission's, the original had arrived and the
+        retransmission was spurious. Reported in the trace; the response (RFC 4015) is not
+        taken: the congestion window stays reduced."""
+        seq, retx_ts, reason = self._eifel
+        self._eifel = None
+        if tsecr is None:
+            return
+        spurious = _lt(tsecr, retx_ts)
+        if spurious:
+            self.stats["spurious_retransmissions"] = self.stats.get("spurious_retransmissions", 0) + 1
+        self._detect(now, Detection.SPURIOUS_RETX if spurious else Detection.GENUINE_RETX, seq,
+                     int(reason), (retx_ts - tsecr) & MASK)
+
+    def _detect(self, now: int, what: Detection, b: int = 0, c: int = 0, d: int = 0) -> None:
+        if self.trace is not None:
+            self.trace.emit(now, EventKind.DETECT, self.node, self.id, self._cause, int(what), b, c, d)
 
     def _limited_transmit(self, now: int) -> None:
         """RFC 3042: on the first and second duplicate ACK send one new segment, if the
@@ -500,14 +670,24 @@ class Connection:
                         SendReason.LIMITED_TRANSMIT)
         self._limited_bytes += n
 
-    def _retransmit_head(self, now: int, reason: SendReason) -> None:
-        """Resend the first unacknowledged segment (up to one SMSS from SND.UNA), leaving
-        SND.NXT where it is."""
+    def _retransmit_head(self, now: int, reason: SendReason) -> int:
+        """Resend the first unacknowledged segment (up to one SMSS from SND.UNA, stopping at
+        SACKed data), leaving SND.NXT where it is. Returns the data bytes resent."""
         off = self._off(self.snd_una)
+        n = self.smss
+        if self.sb:
+            nxt = self.sb.next_sacked(off)
+            if nxt is not None:
+                n = min(n, nxt - off)
+        return self._retransmit_at(now, off, n, reason)
+
+    def _retransmit_at(self, now: int, off: int, n: int, reason: SendReason) -> int:
+        """Resend up to ``n`` bytes from stream offset ``off`` (with our FIN if they end the
+        stream and it was sent), leaving SND.NXT where it is. Returns the data bytes resent."""
         sent_end = min(self.written, self._off(self.snd_max))
         # Only bytes already sent, and never beyond the peer's window (a zero window is the
         # persist timer's business).
-        n = min(self.smss, sent_end - off, self.snd_wnd)
+        n = min(n, sent_end - off, self.snd_wnd)
         if n > 0:
             start = off - self._snd_off
             payload = bytes(self._snd_data[start:start + n])
@@ -517,11 +697,14 @@ class Connection:
         elif self.fin_sent and off >= self.written:
             payload, flags = b"", ACK | FIN
         else:
-            return
+            return 0
         self._count_retx(reason)
         self.stats["data_segments_sent"] += 1 if payload else 0
         self.stats["bytes_sent"] += len(payload)
-        self._emit(self._segment(self.snd_una, flags, payload), reason)
+        self._emit(self._segment((self.iss + 1 + off) & MASK, flags, payload), reason)
+        if self.sb.high_rxt >= 0 and off + n > self.sb.high_rxt:
+            self.sb.high_rxt = off + n
+        return n
 
     def _ack_advance(self, now: int, ack: int, seg: Segment) -> None:
         """New data acknowledged: free it, take an RTT sample (Karn), grow cwnd, manage the
@@ -534,19 +717,34 @@ class Connection:
             self._snd_off += data_acked
         flight_before = _diff(self.snd_max, self.snd_una)
         self.snd_una = ack
+        self._una_since = now
+        if self.sb and self.sb.advance(self._off(ack)):
+            self._trace_sacked(now)
         if _lt(self.snd_nxt, ack):
             self.snd_nxt = ack
         self.dupacks = 0
         self._limited_bytes = 0
         self.retries = 0
-        if self._timed is not None and _le(self._timed[0], ack):
-            self.rtt.sample(now - self._timed[1])
+        ts = seg.option(OPT_TIMESTAMP) if self.ts_ok else None
+        tsecr = ts[1] if ts is not None else None
+        sample = None
+        if tsecr is not None:
+            # RFC 7323 4.1-4.2: every ACK of new data echoes the TSval of the segment that
+            # triggered it, retransmissions included (Karn's ambiguity does not arise).
+            sample = ((self._ts_now(now) - tsecr) & MASK) * 1_000_000
             self._timed = None
+        elif self._timed is not None and _le(self._timed[0], ack):
+            sample = now - self._timed[1]
+            self._timed = None
+        if sample is not None:
+            self.rtt.sample(sample)
+        if self._eifel is not None and _lt(self._eifel[0], ack):
+            self._eifel_check(now, tsecr)
         # Otherwise a backed-off RTO stays until a valid sample (RFC 6298 section 3, Karn).
         if self.in_recovery:
             self._recovery_ack(now, ack, acked)
         elif self.state not in (S.SYN_SENT, S.SYN_RECEIVED) and not syn_part:
-            self.cc.on_ack(self.ccs, now, acked, flight_before, None)
+            self.cc.on_ack(self.ccs, now, acked, flight_before, sample)
         if self.snd_una == self.snd_max:
             self._cancel(now, TimerKind.RTO)
             self._cancel(now, TimerKind.SYN)
@@ -562,10 +760,16 @@ class Connection:
         """New data acknowledged during fast recovery (RFC 6582 3.2 steps 5-6). A full ACK
         (covering ``recover``) ends recovery and deflates cwnd; a partial ACK tells NewReno the
         next hole, which it retransmits at once, staying in recovery (Reno leaves it)."""
-        if _lt(self.recover, ack) or self.cc.exits_recovery_on_partial_ack:
+        if _lt(self.recover, ack) or (self.cc.exits_recovery_on_partial_ack
+                                      and not self._sack_recovery):
             self.in_recovery = False
+            self._sack_recovery = False
+            self.sb.high_rxt = -1
+            self._detect(now, Detection.RECOVERY_END, ack)
             self.cc.on_exit_recovery(self.ccs, now, _diff(self.snd_max, ack))
             return
+        if self._sack_recovery:
+            return     # RFC 6675: the scoreboard, not the partial ACK, says what to resend
         self._partial_ack_retx = True      # sent once the ACK's window has been taken in
         self.cc.on_partial_ack(self.ccs, now, acked)
 
@@ -574,12 +778,13 @@ class Connection:
         if (_lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and _le(self.snd_wl2, seg.ack))
                 or self.snd_wnd == 0 and seg.ack == self.snd_una and self.snd_wl1 == seg.seq):
             was_closed = self.snd_wnd == 0
-            self.snd_wnd = seg.window
+            wnd = self._seg_wnd
+            self.snd_wnd = wnd
             self.snd_wl1 = seg.seq
             self.snd_wl2 = seg.ack
-            if seg.window > self.max_snd_wnd:
-                self.max_snd_wnd = seg.window
-            if seg.window > 0 and was_closed:
+            if wnd > self.max_snd_wnd:
+                self.max_snd_wnd = wnd
+            if wnd > 0 and was_closed:
                 # The window reopened. Whatever we sent beyond it meanwhile (a probe byte) the
                 # peer refused unless this ACK covers it: send again from SND.UNA.
                 self._cancel(now, TimerKind.PERSIST)
@@ -681,6 +886,34 @@ class Connection:
         elif kind == TimerKind.DELACK:
             if self.state in SYNCHRONIZED:
                 self._send_ack(now, SendReason.DELAYED_ACK)
+        elif kind == TimerKind.KEEPALIVE:
+            self._on_keepalive(now)
+
+    def _on_keepalive(self, now: int) -> None:
+        """RFC 9293 3.8.4 / RFC 1122 4.2.3.6: after ``keepalive_time`` without hearing from the
+        peer, while nothing is outstanding, send a probe that the peer must answer: an ACK with
+        SEG.SEQ = SND.UNA - 1, a sequence number it has already received, which draws an ACK
+        (3.10.7.4). Every ``keepalive_interval`` another, until ``keepalive_probes`` went
+        unanswered: then the connection is given up. Anything heard from the peer restarts
+        the idle clock."""
+        cfg = self.cfg
+        if self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2):
+            return
+        idle = now - self._last_heard
+        if self._ka_probes == 0 and idle < cfg.keepalive_time:
+            self._arm(now, TimerKind.KEEPALIVE, cfg.keepalive_time - idle)
+            return
+        if self.snd_una != self.snd_max:
+            # Data is outstanding: the retransmission timer watches the peer.
+            self._arm(now, TimerKind.KEEPALIVE, cfg.keepalive_time)
+            return
+        if self._ka_probes >= cfg.keepalive_probes:
+            self._detect(now, Detection.PEER_DEAD, self._ka_probes, 0)
+            self._delete(now, Note.TIMEOUT)
+            return
+        self._ka_probes += 1
+        self._emit(self._segment((self.snd_una - 1) & MASK, ACK), SendReason.KEEPALIVE)
+        self._arm(now, TimerKind.KEEPALIVE, cfg.keepalive_interval)
 
     def _on_rto(self, now: int) -> None:
         """RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back off, restart;
@@ -688,6 +921,14 @@ class Connection:
         if self.snd_una == self.snd_max:
             return
         self.retries += 1
+        ut = self.cfg.user_timeout
+        if ut and now - self._una_since >= ut:
+            # RFC 9293 3.8.3 / RFC 5482: data unacknowledged for the user timeout: give up.
+            self._detect(now, Detection.PEER_DEAD, (now - self._una_since) // 1_000_000, 1)
+            self._emit(Segment(self.local_port, self.remote_port, self._ack_seq(), 0, RST, 0),
+                       SendReason.RST_ABORT)
+            self._delete(now, Note.TIMEOUT)
+            return
         if self.retries > self.cfg.max_retries:
             self._emit(Segment(self.local_port, self.remote_port, self._ack_seq(), 0, RST, 0),
                        SendReason.RST_ABORT)
@@ -706,7 +947,14 @@ class Connection:
         flight = _diff(self.snd_max, self.snd_una)
         self.cc.on_rto(self.ccs, now, flight)
         # RFC 6582 section 4: after a timeout, no fast retransmit for data sent before it.
+        if self.in_recovery:
+            self._detect(now, Detection.RECOVERY_END, -1)
         self.in_recovery = False
+        # RFC 6675 5.1: the scoreboard is kept (our receivers never renege), so go-back-N
+        # below skips what the peer holds; retransmission marks start afresh.
+        self._sack_recovery = False
+        self.sb.high_rxt = self.sb.rescue_rxt = -1
+        self._note_retransmit(now, SendReason.RTO_RETX)
         self.recover = (self.snd_max - 1) & MASK
         self.dupacks = 0
         self.rtt.on_timeout()
@@ -802,17 +1050,32 @@ class Connection:
         sender's silly window avoidance (RFC 9293 3.8.6.2.1)."""
         if self.state not in CAN_SEND:
             return
+        if self._sack_recovery:
+            self._sack_transmit(now)
+            self._arm_rto_if_needed(now)
+            return
         smss = self.smss
         sent_any = False
+        sb = self.sb
         while True:
             nxt = self.snd_nxt
             off = self._off(nxt)
+            if sb and _lt(nxt, self.snd_max):
+                # Go-back-N after a timeout skips what the peer has SACKed (RFC 6675 5.1).
+                if sb.is_sacked(off):
+                    end = sb.ends[bisect_right(sb.starts, off) - 1]
+                    self.snd_nxt = (self.iss + 1 + min(end, self._off(self.snd_max))) & MASK
+                    continue
             unsent = self.written - off
             flight = _diff(nxt, self.snd_una)
             wnd = min(self.snd_wnd, self.ccs.cwnd)
             usable = wnd - flight
             if unsent > 0:
                 n = min(smss, unsent, usable)
+                if sb and _lt(nxt, self.snd_max):
+                    stop = sb.next_sacked(off)
+                    if stop is not None:
+                        n = min(n, stop - off)
                 if n <= 0:
                     if self.snd_wnd == 0 and flight == 0 and self.deadlines[TimerKind.PERSIST] is None:
                         self._arm_persist(now)
@@ -840,6 +1103,9 @@ class Connection:
                 self._send_data(now, nxt, ACK | FIN, b"")
                 sent_any = True
             break
+        self._arm_rto_if_needed(now)
+
+    def _arm_rto_if_needed(self, now: int) -> None:
         if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
                 and self.deadlines[TimerKind.PERSIST] is None):
             # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
@@ -888,8 +1154,7 @@ class Connection:
         """Owe the peer an ACK. It goes out in :meth:`poll_output`, after the application had
         its chance to read (so it carries the freshest window) unless data or a FIN sent in
         the meantime carries it (piggybacking, RFC 9293 3.8.6.3)."""
-        if self._ack_due is None or reason in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
-                                               SendReason.TIME_WAIT_ACK):
+        if self._ack_due is None or reason in _REPEATED_ACKS:
             self._ack_due = reason
 
     def poll_output(self, now: int) -> list[tuple[Segment, SendReason]]:
@@ -897,35 +1162,69 @@ class Connection:
         variables that changed (one VAR row per change, however many calls led to it). The
         owner calls this after every call into the connection and after the application
         handled ``notes``."""
-        if self.outbox and self.state in SYNCHRONIZED:
-            # Headers are completed as the segments leave, as real stacks fill them in at
-            # transmission: data released while an arriving segment's ACK field was processed
-            # (RFC 9293 3.10.7.4, fifth step) carries what its text and FIN (seventh and
-            # eighth steps) did to RCV.NXT and RCV.WND, which makes a separate ACK needless.
-            self._update_rcv_wnd()
-            wnd = self._adv_wnd = min(self.rcv_wnd, MAX_WINDOW)
-            carried = False
-            for seg, _ in self.outbox:
-                if seg.flags & ACK and not seg.flags & RST:
-                    seg.ack = self.rcv_nxt
-                    seg.window = wnd
-                    carried = True
-            if carried and self._ack_due not in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
-                                                 SendReason.TIME_WAIT_ACK):
+        if self.outbox and self.state in SYNCHRONIZED and self._ack_due not in _REPEATED_ACKS:
+            # Any segment leaving carries the acknowledgment (its header is completed below).
+            if any(seg.flags & ACK and not seg.flags & (RST | SYN) for seg, _ in self.outbox):
                 self._ack_due = None
         if self._ack_due is not None:
             reason = self._ack_due
             self._ack_due = None
             if self.state in SYNCHRONIZED:
                 self._emit(self._segment(self._ack_seq(), ACK), reason)
-        if self.outbox and (self._delack_bytes or self.deadlines[TimerKind.DELACK] is not None):
-            # Any segment leaving carries the acknowledgment: nothing is owed any more.
-            self._delack_bytes = 0
-            self._cancel(now, TimerKind.DELACK)
+        if self.outbox:
+            self._complete_headers(now)
+            if self._delack_bytes or self.deadlines[TimerKind.DELACK] is not None:
+                # Nothing is owed any more: the ACK has left.
+                self._delack_bytes = 0
+                self._cancel(now, TimerKind.DELACK)
         self._publish(now)
         out = self.outbox
         self.outbox = []
         return out
+
+    def _complete_headers(self, now: int) -> None:
+        """Fill in what a real stack writes as a segment leaves: ACK number and window as they
+        are now, and the options. Data released while an arriving segment's ACK field was
+        processed (RFC 9293 3.10.7.4, fifth step) thus carries what that segment's text and FIN
+        (seventh and eighth steps) did to RCV.NXT and RCV.WND. SYN segments keep the options
+        and the unscaled window they were built with (RFC 7323 2.2); RSTs carry no options."""
+        synced = self.state in SYNCHRONIZED
+        if synced:
+            self._update_rcv_wnd()
+            field = min(self.rcv_wnd >> self.rcv_wscale, MAX_WINDOW)
+            self._adv_wnd = field << self.rcv_wscale
+        for seg, _ in self.outbox:
+            flags = seg.flags
+            if flags & RST:
+                continue
+            if flags & ACK:
+                self.last_ack_sent = self.rcv_nxt
+            if flags & SYN:
+                continue
+            if synced and flags & ACK:
+                seg.ack = self.rcv_nxt
+                seg.window = field
+            if self.ts_ok or self.sack_ok and self.ooo:
+                seg.options = self._segment_options(now, len(seg.payload))
+
+    def _segment_options(self, now: int, payload_len: int) -> tuple:
+        """Timestamps (RFC 7323 3.2: on every segment once negotiated) and, while data is
+        held out of order, SACK blocks (RFC 2018 3-4: most recently changed block first), as
+        many as fit in 40 option bytes and in the MSS beside the payload."""
+        opts: list[TcpOption] = []
+        used = 0
+        if self.ts_ok:
+            opts = [_NOP, _NOP, TcpOption(OPT_TIMESTAMP, (self._ts_now(now), self.ts_recent))]
+            used = TS_OPTION_LEN
+        if self.sack_ok and self.ooo:
+            room = min(MAX_OPTIONS, self._mss_base - payload_len) - used
+            n = min(4, (room - 4) // 8)
+            if n > 0:
+                base = (self.rcv_nxt - self.received) & MASK
+                blocks = tuple(((base + a) & MASK, (base + b) & MASK)
+                               for a, b in self.ooo.sack_blocks(n))
+                opts += [_NOP, _NOP, TcpOption(OPT_SACK, blocks)]
+        return tuple(opts)
 
     def _ack_seq(self) -> int:
         """Sequence number for a segment without data (a pure ACK or an RST).
@@ -942,7 +1241,7 @@ class Connection:
         flags = SYN | (ACK if self.state == S.SYN_RECEIVED else 0)
         self.snd_nxt = (self.iss + 1) & MASK
         self.snd_max = self.snd_nxt
-        opts = (TcpOption(OPT_MSS, self.cfg.mss),)
+        opts = self._syn_options(now)
         if reason == SendReason.SYN_RETRY:
             self._count_retx(reason)
             self._timed = None
@@ -952,9 +1251,35 @@ class Connection:
         self._emit(self._segment(self.iss, flags, b"", opts), reason)
         self._arm(now, TimerKind.SYN, self.rtt.rto)
 
+    def _syn_options(self, now: int) -> tuple:
+        """Options of our SYN (everything we are configured to offer) or SYN-ACK (only what the
+        peer's SYN offered too; RFC 7323 2.2, 3.2; RFC 2018 2), in the order Linux uses."""
+        cfg = self.cfg
+        answering = self.state == S.SYN_RECEIVED
+        opts = [TcpOption(OPT_MSS, cfg.mss)]
+        if cfg.sack and (self.sack_ok or not answering):
+            opts.append(TcpOption(OPT_SACK_PERM))
+        if cfg.timestamps and (self.ts_ok or not answering):
+            opts.append(TcpOption(OPT_TIMESTAMP, (self._ts_now(now), self.ts_recent)))
+        elif opts[-1].kind == OPT_SACK_PERM:
+            opts[-1:-1] = [_NOP, _NOP]
+        if cfg.window_scale and (self.ws_ok or not answering):
+            opts += [_NOP, TcpOption(OPT_WSCALE, self._offered_wscale())]
+        return tuple(opts)
+
+    def _offered_wscale(self) -> int:
+        """The shift we offer: the smallest that fits the receive buffer in 16 bits."""
+        shift = 0
+        while (self.cfg.rcv_buf >> shift) > MAX_WINDOW and shift < MAX_WSCALE:
+            shift += 1
+        return shift
+
+    def _ts_now(self, now: int) -> int:
+        """Our timestamp clock (RFC 7323 5.4): milliseconds plus a per-connection offset."""
+        return (now // 1_000_000 + self.ts_offset) & MASK
+
     def _emit(self, seg: Segment, reason: SendReason) -> None:
-        if seg.flags & ACK and reason not in (SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
-                                              SendReason.TIME_WAIT_ACK):
+        if seg.flags & ACK and reason not in _REPEATED_ACKS:
             self._ack_due = None        # this segment carries the acknowledgment
         self.outbox.append((seg, reason))
 
@@ -982,7 +1307,23 @@ class Connection:
         self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
         self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
         peer_mss = seg.option(OPT_MSS)
-        self.smss = min(self.cfg.mss, peer_mss if isinstance(peer_mss, int) and peer_mss > 0 else 536)
+        self._mss_base = min(self.cfg.mss,
+                             peer_mss if isinstance(peer_mss, int) and peer_mss > 0 else 536)
+        cfg = self.cfg
+        ts = seg.option(OPT_TIMESTAMP)
+        self.ts_ok = cfg.timestamps and ts is not None
+        if self.ts_ok:
+            self.ts_recent = ts[0]
+        self.sack_ok = cfg.sack and any(o.kind == OPT_SACK_PERM for o in seg.options)
+        ws = seg.option(OPT_WSCALE)
+        self.ws_ok = cfg.window_scale and ws is not None
+        if self.ws_ok:
+            # RFC 7323 2.2/2.3: both shifts take effect only if both SYNs carried the option.
+            self.snd_wscale = min(ws, MAX_WSCALE)
+            self.rcv_wscale = self._offered_wscale()
+        # RFC 9293 3.7.1 / RFC 6691: the option bytes every segment carries come out of the
+        # data, so that header plus data still fits what the peer's MSS promised.
+        self.smss = max(1, self._mss_base - (TS_OPTION_LEN if self.ts_ok else 0))
         self.ccs.smss = self.smss
         if self.trace is not None and 0 <= self.id < len(self.trace.conns):
             self.trace.conns[self.id].irs = self.irs
@@ -999,6 +1340,9 @@ class Connection:
         self.cc.init(self.ccs, now, syn_lost=self._syn_lost)
         self._set_state(now, S.ESTABLISHED)
         self.notes.append(Note.ESTABLISHED)
+        self._una_since = now
+        if self.cfg.keepalive:
+            self._arm(now, TimerKind.KEEPALIVE, self.cfg.keepalive_time)
         if self.fin_queued:
             self._set_state(now, S.FIN_WAIT_1)
             self._transmit(now)

@@ -67,6 +67,15 @@ class EventKind(IntEnum):
     #: A passive open is traced twice: when the application starts listening (conn=-1,
     #: b=port) and when a SYN creates the connection that will answer it (conn set).
     APP_CALL = 18
+    #: The endpoint concluded something about the path or its own past decisions.
+    #: a=Detection b..d per code (see :class:`Detection`)
+    DETECT = 19
+    #: The congestion-control algorithm's own state changed (e.g. CUBIC's W_max and K).
+    #: ``Trace.extra`` holds ((name, value), ...) for every published quantity.
+    CC_STATE = 20
+    #: The sender's SACK scoreboard changed (RFC 6675). a=SACKed bytes b=number of ranges;
+    #: ``Trace.extra`` holds the SACKed (start_seq, end_seq) ranges, absolute.
+    SACKED = 21
 
 
 class SendReason(IntEnum):
@@ -94,6 +103,7 @@ class SendReason(IntEnum):
     PARTIAL_ACK_RETX = 19  # RFC 6582 3.2 step 5: the next hole after a partial ACK
     LIMITED_TRANSMIT = 20  # RFC 3042: new data on the first or second duplicate ACK
     DELAYED_ACK = 21     # the delayed-ACK timer expired (RFC 9293 3.8.6.3)
+    SACK_RETX = 22       # RFC 6675 NextSeg(): a segment the SACK scoreboard shows missing
 
 
 class RecvOutcome(IntEnum):
@@ -112,6 +122,27 @@ class RecvOutcome(IntEnum):
     BAD_ACK = 10         # acknowledges something not yet sent
     SYN_ACCEPTED = 11
     STALE = 12           # e.g. an old duplicate ignored
+    PAWS_REJECTED = 13   # RFC 7323 5.3: timestamp older than TS.Recent, an old duplicate
+
+
+class Detection(IntEnum):
+    """What a DETECT event reports."""
+
+    #: The ACK for a retransmitted segment echoes a timestamp older than the retransmission:
+    #: the original arrived and the retransmission was needless (Eifel, RFC 3522).
+    #: b=sequence number retransmitted c=SendReason of the retransmission d=its TSval minus
+    #: the TSecr (ms)
+    SPURIOUS_RETX = 0
+    #: The ACK for a retransmitted segment echoes the retransmission's own timestamp: the
+    #: retransmission was needed. b=sequence number c=SendReason
+    GENUINE_RETX = 1
+    #: Loss recovery begins. b=recover (highest sequence sent) c=0 NewReno, 1 SACK (RFC 6675)
+    #: d=FlightSize in bytes
+    RECOVERY_START = 2
+    #: Loss recovery ends: an ACK covers ``recover``. b=the ACK
+    RECOVERY_END = 3
+    #: Keep-alive probes or the user timeout gave up on the peer. b=probes sent or ms waited
+    PEER_DEAD = 4
 
 
 class DropReason(IntEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tcplab.net.packet import FIN, RST, SYN, flags_str
 from tcplab.sim.clock import fmt_duration
 from tcplab.trace import typed as T
-from tcplab.trace.events import (TIME_VARS, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
+from tcplab.trace.events import (TIME_VARS, Detection, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
                                  TimerKind)
 
 MASK = 0xFFFFFFFF
@@ -207,6 +207,14 @@ class Narrator:
             return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)}: the ACK moved "
                     f"forward but not past everything sent before the loss, so this is the next "
                     f"hole (NewReno partial ACK, RFC 6582 3.2)")
+        if r == SendReason.SACK_RETX:
+            return (f"{me} retransmits {self._range(ev.conn, ev.seq, ev.length)}: its SACK "
+                    f"scoreboard shows the peer is missing these bytes while holding later ones, "
+                    f"and the pipe estimate leaves room for a segment (RFC 6675 NextSeg)")
+        if r == SendReason.KEEPALIVE:
+            return (f"{me} has heard nothing for a long time and sends a keep-alive probe with "
+                    f"seq={ev.seq}, one below what the peer expects, so that a live peer must "
+                    f"answer with an ACK (RFC 9293 3.8.4)")
         if r == SendReason.FIN:
             return f"{me} has nothing more to send: FIN seq={ev.seq} (RFC 9293 3.6)"
         if r == SendReason.FIN_RETX:
@@ -251,6 +259,9 @@ class Narrator:
             return f"{me} receives RST seq={ev.seq} that does not match RCV.NXT and ignores it (RFC 5961 3.2)"
         if o == RecvOutcome.SYN_ACCEPTED:
             return f"{me} receives {what}"
+        if o == RecvOutcome.PAWS_REJECTED:
+            return (f"{me} receives {what} with a timestamp older than the last one it accepted: an "
+                    f"old duplicate, dropped and answered with an ACK (PAWS, RFC 7323 5.3)")
         if o == RecvOutcome.BAD_ACK:
             return f"{me} receives ACK {ev.ack} for something it never sent"
         if ev.flags & SYN:
@@ -362,6 +373,43 @@ class Narrator:
                 "open": f"{me}'s application opens a connection (active OPEN)",
                 "listen": f"a SYN reaches {me}, where the application listens (passive OPEN): "
                           f"a connection is created in LISTEN for it"}[ev.call]
+
+    def _Detected(self, ev: T.Detected) -> str:
+        me = self.who(ev.conn)
+        w = ev.what
+        if w == Detection.SPURIOUS_RETX:
+            how = "timeout" if ev.c == SendReason.RTO_RETX else "fast retransmit"
+            return (f"{me} learns that its retransmission of seq {ev.b} ({how}) was not needed: the "
+                    f"ACK echoes a timestamp {ev.d} ms older than the retransmission's, so the "
+                    f"original got through (Eifel detection, RFC 3522)")
+        if w == Detection.GENUINE_RETX:
+            return (f"{me}'s retransmission of seq {ev.b} was needed: the ACK echoes the "
+                    f"retransmission's own timestamp (RFC 3522)")
+        if w == Detection.RECOVERY_START:
+            how = ("SACK-based recovery, RFC 6675" if ev.c == 1 else
+                   "fast recovery, RFC 5681 3.2 and RFC 6582")
+            return (f"{me} starts loss recovery ({how}) with {ev.d} bytes in flight; it lasts "
+                    f"until everything up to seq {ev.b} is acknowledged")
+        if w == Detection.RECOVERY_END:
+            if ev.b < 0:
+                return f"{me} abandons loss recovery: the retransmission timer expired (RFC 6582 4)"
+            return f"{me} ends loss recovery: ACK {ev.b} covers everything sent when it began"
+        if w == Detection.PEER_DEAD:
+            return f"{me} gives up on a silent peer and aborts the connection (RFC 9293 3.8.3, 3.8.4)"
+        return f"{me}: {w.name}"
+
+    def _CongestionStateChanged(self, ev: T.CongestionStateChanged) -> str:
+        parts = ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+                          for name, value in ev.values)
+        return f"{self.who(ev.conn)}'s congestion control state: {parts}"
+
+    def _ScoreboardChanged(self, ev: T.ScoreboardChanged) -> str:
+        me = self.who(ev.conn)
+        if not ev.ranges:
+            return f"{me}'s SACK scoreboard is empty: nothing above SND.UNA is selectively acknowledged"
+        parts = ", ".join(f"seq {s}..{(e - 1) & MASK}" for s, e in ev.ranges)
+        return (f"{me} knows from SACK blocks that the peer holds {ev.sacked_bytes} bytes above "
+                f"SND.UNA ({parts}); it will not resend them (RFC 2018, RFC 6675)")
 
 
 def explain(trace, i: int) -> str:

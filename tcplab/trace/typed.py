@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tcplab.trace.events import (DropReason, EventKind, RecvOutcome, SendReason, TcpState, TimerKind,
-                                 Var)
+from tcplab.trace.events import (Detection, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
+                                 TimerKind, Var)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +171,28 @@ class AppCall(Event):
     kind: ClassVar[EventKind] = EventKind.APP_CALL
 
 
+@dataclass(frozen=True, slots=True)
+class Detected(Event):
+    what: Detection
+    b: int            # meanings per Detection code
+    c: int
+    d: int
+    kind: ClassVar[EventKind] = EventKind.DETECT
+
+
+@dataclass(frozen=True, slots=True)
+class CongestionStateChanged(Event):
+    values: tuple     # ((name, value), ...) the algorithm publishes
+    kind: ClassVar[EventKind] = EventKind.CC_STATE
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreboardChanged(Event):
+    sacked_bytes: int
+    ranges: tuple     # ((start_seq, end_seq), ...) SACKed, absolute
+    kind: ClassVar[EventKind] = EventKind.SACKED
+
+
 _ALTER = {0: "duplicate", 1: "corrupt", 2: "delay"}
 _CALLS = {0: "close", 1: "abort", 2: "open", 3: "listen"}
 
@@ -217,4 +239,10 @@ def make_event(trace, i: int) -> Event:
         return PacketAltered(*base, a, b, _ALTER.get(c, "?"), d)
     if k == EventKind.APP_CALL:
         return AppCall(*base, _CALLS.get(a, "?"))
+    if k == EventKind.DETECT:
+        return Detected(*base, Detection(a), b, c, d)
+    if k == EventKind.CC_STATE:
+        return CongestionStateChanged(*base, trace.extra.get(i, ()))
+    if k == EventKind.SACKED:
+        return ScoreboardChanged(*base, a, trace.extra.get(i, ()))
     raise ValueError(f"event {i} has an unknown kind {kind}")

@@ -157,6 +157,14 @@ class CongestionControl:
         st.cwnd = st.ssthresh + 3 * st.smss
         st.bytes_acked = 0
 
+    def on_enter_sack_recovery(self, st: CongestionState, now: int, bytes_in_flight: int) -> None:
+        """Loss recovery driven by the SACK scoreboard begins (RFC 6675 section 5 step 4.2):
+        the algorithm's usual reduction of ssthresh, then cwnd = ssthresh without inflation,
+        because the ``pipe`` estimate, not cwnd inflation, accounts for the segments that
+        have left the network."""
+        self.on_enter_recovery(st, now, bytes_in_flight)
+        st.cwnd = st.ssthresh
+
     def on_dup_ack_in_recovery(self, st: CongestionState, now: int) -> None:
         """Each further duplicate ACK in fast recovery: RFC 5681 3.2 step 4, cwnd += SMSS."""
         st.cwnd += st.smss
