@@ -248,3 +248,87 @@ def test_nagle_delack_scenario_coalesces_keystrokes_only_with_nagle():
     for name in ("nagle", "raw"):
         app = r.app(name)
         assert bytes(app.client_side.stats.keep) == bytes(app.client_side.stats.sent_keep)
+
+
+def _retx(r, port):
+    tr = r.trace
+    out = []
+    for i in tr.indices(EventKind.SEG_SENT):
+        s = tr.packets[tr.pkt[i]].segment
+        reason = SendReason(tr.d[i] >> 16)
+        if s.src_port == port and s.payload and reason not in (SendReason.NEW_DATA,
+                                                               SendReason.LIMITED_TRANSMIT):
+            out.append((tr.t[i], reason, s.seq))
+    return out
+
+
+def test_sack_scenario_repairs_three_holes_in_one_round_trip_newreno_in_three():
+    r = run("sack", keep=True)
+    holes = [501 + 1000, 501 + 2500, 501 + 4000]            # the 3rd, 6th and 9th segments
+    sacked, plain = _retx(r, 80), _retx(r, 81)
+    assert sorted(s for _, _, s in sacked) == holes and sorted(s for _, _, s in plain) == holes
+    rtt = 40 * 10**6
+    span = lambda rs: max(t for t, _, _ in rs) - min(t for t, _, _ in rs)   # noqa: E731
+    assert span(sacked) < 1.5 * rtt            # all holes resent within about one RTT
+    assert span(plain) > 1.8 * rtt             # one partial ACK, one hole, per RTT
+    assert [r_ for _, r_, _ in plain][1:] == [SendReason.PARTIAL_ACK_RETX] * 2
+    assert {r_ for _, r_, _ in sacked[1:]} == {SendReason.SACK_RETX}
+    tr = r.trace
+    assert len(tr.indices(EventKind.SACKED)), "the scoreboard is traced"
+    for name in ("sacked", "plain"):
+        app = r.app(name)
+        assert bytes(app.client_side.stats.keep) == bytes(app.server_sides[0].stats.sent_keep)
+
+
+def test_zero_window_scenario_probes_with_backoff_and_resumes():
+    r = run("zero-window")
+    tr = r.trace
+    probes = [tr.t[i] for i in tr.indices(EventKind.SEG_SENT)
+              if SendReason(tr.d[i] >> 16) == SendReason.WINDOW_PROBE and tr.nodes[tr.node[i]] == "client"]
+    assert len(probes) >= 4
+    arms = [tr.c[i] for i in tr.indices(EventKind.TIMER_ARM)
+            if tr.a[i] == TimerKind.PERSIST and tr.nodes[tr.node[i]] == "client"]
+    assert arms[:3] == [SEC, 2 * SEC, 4 * SEC]                      # the persist timer backs off
+    zero = [i for i in tr.indices(EventKind.SEG_SENT)
+            if tr.nodes[tr.node[i]] == "server" and tr.packets[tr.pkt[i]].segment.window == 0]
+    assert zero
+    c = r.summary()["connections"][0]
+    assert c["bytes_written"] == 6000 and r.summary()["connections"][1]["bytes_delivered"] == 6000
+
+
+def test_congestion_scenario_draws_the_sawtooth_from_queue_drops_only():
+    r = run("congestion")
+    s = r.summary()
+    assert set(s["drops"]) == {"queue_full"}
+    tr = r.trace
+    starts = [i for i in tr.indices(EventKind.DETECT) if tr.a[i] == 2 and tr.conn[i] == 0]
+    assert len(starts) >= 5
+    assert not [i for i in tr.indices(EventKind.TIMER_EXPIRE)
+                if tr.a[i] == TimerKind.RTO and tr.conn[i] == 0]
+    assert s["connections"][1]["bytes_delivered"] == 4_000_000
+
+
+def test_cubic_vs_reno_scenario_publishes_cubic_state_and_shares_the_link():
+    r = run("cubic-vs-reno")
+    tr = r.trace
+    cubic_state = [tr.extra[i] for i in tr.indices(EventKind.CC_STATE) if tr.conn[i] == 0]
+    assert cubic_state and {"w_max", "k"} <= {name for name, _ in cubic_state[-1]}
+    assert not [i for i in tr.indices(EventKind.CC_STATE) if tr.conn[i] == 2]   # Reno: none
+    s = r.summary()["connections"]
+    cubic, reno = s[1]["bytes_delivered"], s[3]["bytes_delivered"]
+    total = cubic + reno
+    assert total > 0.9 * 10e6 / 8 * 29                    # the bottleneck stays busy
+    assert min(cubic, reno) > 0.25 * total
+
+
+def test_timestamps_scenario_samples_rtt_per_ack_and_flags_the_spurious_timeout():
+    r = run("timestamps")
+    tr = r.trace
+    server = 1
+    spurious = [i for i in tr.indices(EventKind.DETECT) if tr.a[i] == 0 and tr.conn[i] == server]
+    assert spurious and SendReason(tr.c[spurious[0]]) == SendReason.RTO_RETX
+    srtt_changes = [i for i in tr.indices(EventKind.VAR) if tr.a[i] == 7 and tr.conn[i] == server]
+    data_segments = r.summary()["connections"][server]["data_segments_sent"]
+    assert len(srtt_changes) > data_segments // 4        # far more than one sample per flight
+    opts = tr.packets[tr.pkt[tr.indices(EventKind.SEG_SENT)[0]]].segment.options
+    assert any(o.kind == 8 for o in opts)                # TSopt offered on the SYN

@@ -144,6 +144,7 @@ class Connection:
         self.stats = {"data_segments_sent": 0, "bytes_sent": 0, "retransmissions": {},
                       "dup_acks_received": 0, "segments_received": 0}
         self._last_vars: tuple = ()
+        self._last_extras: dict = {}
         self._recv_row = -1
         self._cause = -1                 # uid of the packet being processed, for the trace
         self._passive = False            # opened by LISTEN
@@ -243,7 +244,12 @@ class Connection:
         if st in (S.LISTEN, S.SYN_SENT):
             self._delete(now, Note.CLOSED)
         elif st == S.SYN_RECEIVED:
-            self.fin_queued = True      # RFC 9293 3.10.4: FIN goes once ESTABLISHED is reached
+            # RFC 9293 3.10.4: with nothing to send, FIN now and FIN-WAIT-1; otherwise the
+            # FIN follows the data once ESTABLISHED is reached.
+            self.fin_queued = True
+            if self.written == 0:
+                self._set_state(now, S.FIN_WAIT_1)
+                self._transmit(now)
         elif st == S.ESTABLISHED:
             self.fin_queued = True
             self._set_state(now, S.FIN_WAIT_1)
@@ -605,7 +611,8 @@ class Connection:
                 if end > max(una, sb.high_rxt):
                     k = bisect_right(sb.ends, end) - 1      # the SACKed range below `end`
                     start = max(una, end - smss, sb.ends[k] if k >= 0 else 0)
-                    self._retransmit_at(now, start, end - start, SendReason.SACK_RETX)
+                    self._retransmit_at(now, start, end - start, SendReason.SACK_RETX,
+                                        rescue=True)
                     sb.rescue_rxt = rp
                     continue
             return
@@ -681,7 +688,8 @@ class Connection:
                 n = min(n, nxt - off)
         return self._retransmit_at(now, off, n, reason)
 
-    def _retransmit_at(self, now: int, off: int, n: int, reason: SendReason) -> int:
+    def _retransmit_at(self, now: int, off: int, n: int, reason: SendReason,
+                       rescue: bool = False) -> int:
         """Resend up to ``n`` bytes from stream offset ``off`` (with our FIN if they end the
         stream and it was sent), leaving SND.NXT where it is. Returns the data bytes resent."""
         sent_end = min(self.written, self._off(self.snd_max))
@@ -702,8 +710,8 @@ class Connection:
         self.stats["data_segments_sent"] += 1 if payload else 0
         self.stats["bytes_sent"] += len(payload)
         self._emit(self._segment((self.iss + 1 + off) & MASK, flags, payload), reason)
-        if self.sb.high_rxt >= 0 and off + n > self.sb.high_rxt:
-            self.sb.high_rxt = off + n
+        if self.sb.high_rxt >= 0 and off + n > self.sb.high_rxt and not rescue:
+            self.sb.high_rxt = off + n     # RFC 6675 NextSeg: HighRxt (not for the rescue)
         return n
 
     def _ack_advance(self, now: int, ack: int, seg: Segment) -> None:
@@ -711,6 +719,8 @@ class Connection:
         retransmission timer (RFC 6298 5.2, 5.3)."""
         acked = _diff(ack, self.snd_una)
         syn_part = 1 if self.snd_una == self.iss else 0
+        if syn_part and self.deadlines[TimerKind.SYN] is not None:
+            self._cancel(now, TimerKind.SYN)
         data_acked = min(acked - syn_part, len(self._snd_data))
         if data_acked > 0:
             del self._snd_data[:data_acked]
@@ -967,6 +977,18 @@ class Connection:
 
     def _on_syn_timeout(self, now: int) -> None:
         """SYN or SYN-ACK not acknowledged in time: retry with doubled timeout (RFC 6298 5.5)."""
+        if self.state == S.FIN_WAIT_1 and self.snd_una == self.iss:
+            # Closed in SYN-RECEIVED (our FIN already sent): the SYN-ACK is still unanswered.
+            self.retries += 1
+            if self.retries > self.cfg.syn_retries:
+                self._delete(now, Note.TIMEOUT)
+                return
+            self.rtt.on_timeout()
+            self._count_retx(SendReason.SYN_RETRY)
+            self._emit(self._segment(self.iss, SYN | ACK, b"", self._syn_options(now, True)),
+                       SendReason.SYN_RETRY)
+            self._arm(now, TimerKind.SYN, self.rtt.rto)
+            return
         if self.state not in (S.SYN_SENT, S.SYN_RECEIVED):
             return
         self.retries += 1
@@ -1107,7 +1129,8 @@ class Connection:
 
     def _arm_rto_if_needed(self, now: int) -> None:
         if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
-                and self.deadlines[TimerKind.PERSIST] is None):
+                and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
+            # (While our SYN is unacknowledged its own timer is in charge.)
             # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
             # also covers a probe byte still unacknowledged when the window reopens).
             self._arm(now, TimerKind.RTO, self.rtt.rto)
@@ -1251,11 +1274,12 @@ class Connection:
         self._emit(self._segment(self.iss, flags, b"", opts), reason)
         self._arm(now, TimerKind.SYN, self.rtt.rto)
 
-    def _syn_options(self, now: int) -> tuple:
+    def _syn_options(self, now: int, answering: bool | None = None) -> tuple:
         """Options of our SYN (everything we are configured to offer) or SYN-ACK (only what the
         peer's SYN offered too; RFC 7323 2.2, 3.2; RFC 2018 2), in the order Linux uses."""
         cfg = self.cfg
-        answering = self.state == S.SYN_RECEIVED
+        if answering is None:
+            answering = self.state == S.SYN_RECEIVED
         opts = [TcpOption(OPT_MSS, cfg.mss)]
         if cfg.sack and (self.sack_ok or not answering):
             opts.append(TcpOption(OPT_SACK_PERM))
@@ -1396,7 +1420,14 @@ class Connection:
                 self.snd_max)
 
     def _publish(self, now: int) -> None:
-        """Emit a VAR event for every traced variable that changed since the last call."""
+        """Emit a VAR event for every traced variable that changed since the last call, and
+        a CC_STATE event when the congestion-control algorithm's own state did."""
+        extras = self.ccs.extras
+        if extras and extras != self._last_extras:
+            self._last_extras = dict(extras)
+            if self.trace is not None:
+                self.trace.emit(now, EventKind.CC_STATE, self.node, self.id, -1,
+                                extra=tuple(sorted(extras.items())))
         values = self.traced_values()
         last = self._last_vars
         if values == last:
