@@ -320,7 +320,7 @@ def scenarios(draw) -> Case:
     parts = []
     parts.append(_table("scenario", {"title": "hypothesis", "duration": f"{DURATION_S} s"}))
     tcp = {"msl": draw(st.sampled_from(MSLS)), "max_retries": 30, "syn_retries": 20}
-    tcp["cc"] = draw(st.sampled_from(["newreno", "reno"]))
+    tcp["cc"] = draw(st.sampled_from(["newreno", "reno", "cubic"]))
     tcp["min_rto"] = draw(st.sampled_from([0.2, 0.5, 1]))
     tcp["max_rto"] = draw(st.sampled_from([10, 60]))
     if draw(st.booleans()):

@@ -43,7 +43,8 @@ import numpy as np
 import pytest
 
 from tcplab import cli
-from tcplab.net.packet import ACK, FIN, OPT_MSS, SYN, ip_str
+from tcplab.net.packet import (ACK, FIN, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE,
+                               RST, SYN, ip_str)
 from tcplab.scenario import builtin_scenarios, load, loads
 from tcplab.scenario.runner import Run
 from tcplab.trace.capture import capture_records, write_pcapng
@@ -81,6 +82,10 @@ FIELDS = (
     "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
     "tcp.analysis.spurious_retransmission", "tcp.analysis.out_of_order",
     "tcp.analysis.duplicate_ack",
+    "tcp.options.sack_le", "tcp.options.sack_re", "tcp.options.sack_perm",
+    "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr", "tcp.options.wscale.shift",
+    "tcp.window_size", "tcp.analysis.zero_window", "tcp.analysis.window_update",
+    "tcp.analysis.keep_alive", "tcp.analysis.zero_window_probe",
 )
 
 
@@ -271,6 +276,8 @@ def engine_fields(run: Run, f: Frame) -> dict:
         "tcp.srcport": seg.src_port, "tcp.dstport": seg.dst_port, "seq": seg.seq, "ack": seg.ack,
         "flags": seg.flags, "tcp.len": len(seg.payload), "window": seg.window,
         "mss": seg.option(OPT_MSS),
+        "sack": tuple(seg.option(OPT_SACK) or ()), "sack_perm": bool(seg.option(OPT_SACK_PERM)),
+        "ts": seg.option(OPT_TIMESTAMP), "wscale": seg.option(OPT_WSCALE),
     }
 
 
@@ -284,7 +291,16 @@ def tshark_fields(row: dict[str, str]) -> dict:
         "flags": _int(row["tcp.flags"], 16), "tcp.len": _int(row["tcp.len"]),
         "window": _int(row["tcp.window_size_value"]),
         "mss": _int(row["tcp.options.mss_val"]) if row["tcp.options.mss_val"] else None,
+        "sack": tuple(zip(_ints(row["tcp.options.sack_le"]), _ints(row["tcp.options.sack_re"]))),
+        "sack_perm": bool(row["tcp.options.sack_perm"]),
+        "ts": ((_int(row["tcp.options.timestamp.tsval"]), _int(row["tcp.options.timestamp.tsecr"]))
+               if row["tcp.options.timestamp.tsval"] else None),
+        "wscale": _int(row["tcp.options.wscale.shift"]) if row["tcp.options.wscale.shift"] else None,
     }
+
+
+def _ints(text: str) -> list:
+    return [_int(x) for x in text.split(",") if x]
 
 
 @pytest.mark.parametrize("name", sorted(builtin_scenarios()))
@@ -322,6 +338,17 @@ def test_every_capture_point_decodes_cleanly_and_matches_the_trace(name, capdir)
                 problems.append(f"{where}: SEG_SENT says (seq, ack, len, flags) {event}, tshark "
                                 f"{(got['seq'], got['ack'], got['tcp.len'], got['flags'])}")
             seg = trace.packets[f.uid].segment
+            sender = rec.conns.get(rec.sent.get(f.uid, (-1,))[0])
+            if sender is not None and not seg.flags & (SYN | RST):
+                # tshark scales the window with the shift it saw on the sender's SYN.
+                want = seg.window << sender.rcv_wscale
+                if _int(row["tcp.window_size"]) != want:
+                    problems.append(f"{where}: scaled window: engine {want}, tshark "
+                                    f"{row['tcp.window_size']!r}")
+            zero = seg.window == 0 and not seg.flags & (SYN | FIN | RST)
+            if zero != bool(row["tcp.analysis.zero_window"]):
+                problems.append(f"{where}: zero window: engine {zero}, tshark "
+                                f"{row['tcp.analysis.zero_window']!r}")
             if seg.flags & SYN:
                 cfg = rec.conns[rec.sent[f.uid][0]].cfg
                 if got["mss"] != cfg.mss:
@@ -689,3 +716,60 @@ def test_bulk_the_receiver_capture_sees_a_subset_of_the_retransmissions(case, ca
     arrived = [u for u, (cid, r) in rec.sent.items()
                if cid == x["id"] and r in RETX_REASONS and (cap.node, u) in rec.arrived]
     assert len(flagged) + len(missed) == len(arrived) <= x["retransmissions"]["total"], where
+
+
+# -- 3. flow control and keep-alive as Wireshark names them -----------------------------------
+
+def _reasons_at(cap: Capture, rec: EngineRecord, outgoing: bool = True) -> dict[int, SendReason]:
+    return {f.number: rec.sent[f.uid][1] for f, _ in cap.pairs()
+            if f.outgoing == outgoing and f.uid in rec.sent}
+
+
+def test_zero_window_probes_and_window_updates_are_where_the_engine_sent_them(capdir):
+    run = run_of("zero-window")
+    rec = record_of(run)
+    for host in ("client", "server"):
+        cap = capture(capdir, run, host)
+        reasons = _reasons_at(cap, rec)
+        probes = [n for n, r in reasons.items() if r == SendReason.WINDOW_PROBE]
+        updates = [n for n, r in reasons.items() if r == SendReason.WINDOW_UPDATE]
+        sent = {f.number: row for f, row in cap.pairs() if f.outgoing}
+        assert [n for n, row in sent.items() if row["tcp.analysis.zero_window_probe"]] == probes
+        assert [n for n, row in sent.items() if row["tcp.analysis.window_update"]] == updates
+        if host == "client":
+            assert len(probes) >= 4
+        else:
+            assert len(updates) >= 3
+
+
+KEEPALIVE_SCENARIO = """
+[scenario]
+title = "keep-alive"
+duration = 60.0
+[hosts.a]
+[hosts.b]
+[links.a-b]
+delay = "5ms"
+[apps.ssh]
+type = "typing"
+client = "a"
+server = "b"
+port = 22
+chunk = 1
+count = 2
+interval = 30.0
+client_tcp = { keepalive = true, keepalive_time = 10.0, keepalive_interval = 5.0 }
+"""
+
+
+def test_keepalive_probes_are_the_ones_wireshark_flags(capdir, tmp_path):
+    from tcplab.scenario import loads
+    run = Run(loads(KEEPALIVE_SCENARIO, "<keepalive>"), seed=1)
+    run.run()
+    rec = record_of(run)
+    cap = capture(capdir, run, "a")
+    reasons = _reasons_at(cap, rec)
+    engine = [n for n, r in reasons.items() if r == SendReason.KEEPALIVE]
+    sent = {f.number: row for f, row in cap.pairs() if f.outgoing}
+    assert len(engine) >= 2
+    assert [n for n, row in sent.items() if row["tcp.analysis.keep_alive"]] == engine

@@ -170,6 +170,9 @@ class Connection:
         self.ts_recent = 0               # TS.Recent (RFC 7323 4.3): the peer's TSval to echo
         self.last_ack_sent = 0           # Last.ACK.sent (RFC 7323 4.3)
         self._seg_wnd = 0                # the arriving segment's window, scaled
+        self._seg_ts: tuple[int, int] | None = None   # its timestamps option, if in use
+        self._ts_opts: tuple | None = None                # the last timestamps options sent
+        self._seg_sack: tuple | None = None               # the arriving segment's SACK blocks
         self._eifel: tuple[int, int, SendReason] | None = None   # (seq, retransmit TSval, why)
         self.sb = Scoreboard()           # what the peer SACKed (RFC 6675), by stream offset
         self._last_heard = 0             # when the peer last sent anything (keep-alive)
@@ -280,6 +283,18 @@ class Connection:
         self._ka_probes = 0
         # RFC 7323 2.3: the window field of a non-SYN segment is shifted by Snd.Wind.Shift.
         self._seg_wnd = seg.window if seg.flags & SYN else seg.window << self.snd_wscale
+        self._seg_ts = self._seg_sack = None
+        opts = seg.options
+        if not opts or not (self.ts_ok or self.sack_ok):
+            pass
+        elif len(opts) == 3 and opts[2].kind == OPT_TIMESTAMP:
+            self._seg_ts = opts[2].value if self.ts_ok else None    # the usual NOP, NOP, TS
+        else:
+            for opt in opts:                 # one pass over the options for both
+                if opt.kind == OPT_TIMESTAMP:
+                    self._seg_ts = opt.value if self.ts_ok else None
+                elif opt.kind == OPT_SACK:
+                    self._seg_sack = opt.value if self.sack_ok else None
         st = self.state
         if st == S.LISTEN:
             outcome = self._seg_listen(now, seg)
@@ -353,7 +368,7 @@ class Connection:
             # The peer repeated its SYN: our SYN-ACK was probably lost. Answer it again.
             self._send_syn(now, SendReason.SYN_RETRY)
             return RecvOutcome.DUPLICATE
-        ts = seg.option(OPT_TIMESTAMP) if self.ts_ok else None
+        ts = self._seg_ts
         if ts is not None and not flags & RST and _lt(ts[0], self.ts_recent):
             # PAWS (RFC 7323 5.3 R1): an older timestamp than the last one taken in means an
             # old duplicate (perhaps from before a sequence-number wrap): ACK and drop it.
@@ -472,7 +487,7 @@ class Connection:
             self._send_ack(now, SendReason.ACK)
             return RecvOutcome.BAD_ACK
         outcome = RecvOutcome.ACCEPTED
-        if self.sack_ok and seg.options:
+        if self._seg_sack:
             self._take_sack(now, seg)
         if ack == self.snd_una and self._seg_wnd == 0:
             self.retries = 0       # the peer is alive, only its window is closed (RFC 1122 4.2.2.17)
@@ -483,7 +498,7 @@ class Connection:
             self.stats["dup_acks_received"] += 1
             outcome = RecvOutcome.DUP_ACK
             self._on_dup_ack(now)
-        if (self.sack_ok and self.sb and not self.in_recovery and self.cfg.fast_retransmit
+        if (self.sack_ok and self.sb.starts and not self.in_recovery and self.cfg.fast_retransmit
                 and self.sb.lost_below(self.smss) > self._off(self.snd_una)):
             # RFC 6675 section 5 (b): enough is SACKed above SND.UNA to call it lost
             # (IsLost(HighACK + 1)), however few duplicate ACKs have arrived.
@@ -560,9 +575,7 @@ class Connection:
         """Fold an ACK's SACK blocks into the scoreboard (RFC 2018 section 5; RFC 6675
         ``Update()``). Blocks outside (SND.UNA, SND.MAX] are ignored (a D-SACK of RFC 2883 or
         a stale report)."""
-        blocks = seg.option(OPT_SACK)
-        if not blocks or blocks is True:
-            return
+        blocks = self._seg_sack
         una = self._off(seg.ack) if _lt(self.snd_una, seg.ack) and _le(seg.ack, self.snd_max) \
             else self._off(self.snd_una)
         top = min(self._off(self.snd_max), self.written)
@@ -682,7 +695,7 @@ class Connection:
         SACKed data), leaving SND.NXT where it is. Returns the data bytes resent."""
         off = self._off(self.snd_una)
         n = self.smss
-        if self.sb:
+        if self.sb.starts:
             nxt = self.sb.next_sacked(off)
             if nxt is not None:
                 n = min(n, nxt - off)
@@ -728,14 +741,14 @@ class Connection:
         flight_before = _diff(self.snd_max, self.snd_una)
         self.snd_una = ack
         self._una_since = now
-        if self.sb and self.sb.advance(self._off(ack)):
+        if self.sb.starts and self.sb.advance(self._off(ack)):
             self._trace_sacked(now)
         if _lt(self.snd_nxt, ack):
             self.snd_nxt = ack
         self.dupacks = 0
         self._limited_bytes = 0
         self.retries = 0
-        ts = seg.option(OPT_TIMESTAMP) if self.ts_ok else None
+        ts = self._seg_ts
         tsecr = ts[1] if ts is not None else None
         sample = None
         if tsecr is not None:
@@ -1078,11 +1091,11 @@ class Connection:
             return
         smss = self.smss
         sent_any = False
-        sb = self.sb
+        sb = self.sb if self.sb.starts else None
         while True:
             nxt = self.snd_nxt
             off = self._off(nxt)
-            if sb and _lt(nxt, self.snd_max):
+            if sb is not None and _lt(nxt, self.snd_max):
                 # Go-back-N after a timeout skips what the peer has SACKed (RFC 6675 5.1).
                 if sb.is_sacked(off):
                     end = sb.ends[bisect_right(sb.starts, off) - 1]
@@ -1094,7 +1107,7 @@ class Connection:
             usable = wnd - flight
             if unsent > 0:
                 n = min(smss, unsent, usable)
-                if sb and _lt(nxt, self.snd_max):
+                if sb is not None and _lt(nxt, self.snd_max):
                     stop = sb.next_sacked(off)
                     if stop is not None:
                         n = min(n, stop - off)
@@ -1125,7 +1138,9 @@ class Connection:
                 self._send_data(now, nxt, ACK | FIN, b"")
                 sent_any = True
             break
-        self._arm_rto_if_needed(now)
+        if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
+                and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
+            self._arm(now, TimerKind.RTO, self.rtt.rto)    # RFC 6298 5.1 (see below)
 
     def _arm_rto_if_needed(self, now: int) -> None:
         if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
@@ -1167,10 +1182,13 @@ class Connection:
         by_cause[reason.name] = by_cause.get(reason.name, 0) + 1
 
     def _segment(self, seq: int, flags: int, payload: bytes = b"", options: tuple = ()) -> Segment:
+        ack = self.rcv_nxt if flags & ACK else 0
+        if flags & ACK and not flags & (SYN | RST):
+            # Window and options are filled in as it leaves (_complete_headers).
+            return Segment(self.local_port, self.remote_port, seq, ack, flags, 0, payload, options)
         self._update_rcv_wnd()
         wnd = min(self.rcv_wnd, MAX_WINDOW)
         self._adv_wnd = wnd
-        ack = self.rcv_nxt if flags & ACK else 0
         return Segment(self.local_port, self.remote_port, seq, ack, flags, wnd, payload, options)
 
     def _send_ack(self, now: int, reason: SendReason) -> None:
@@ -1211,24 +1229,30 @@ class Connection:
         processed (RFC 9293 3.10.7.4, fifth step) thus carries what that segment's text and FIN
         (seventh and eighth steps) did to RCV.NXT and RCV.WND. SYN segments keep the options
         and the unscaled window they were built with (RFC 7323 2.2); RSTs carry no options."""
-        synced = self.state in SYNCHRONIZED
-        if synced:
-            self._update_rcv_wnd()
-            field = min(self.rcv_wnd >> self.rcv_wscale, MAX_WINDOW)
-            self._adv_wnd = field << self.rcv_wscale
+        field = -1
+        rcv_nxt = self.rcv_nxt
+        sacking = self.sack_ok and self.ooo.held_bytes
+        ts_opts = self._segment_options(now, 0) if self.ts_ok and not sacking else None
         for seg, _ in self.outbox:
             flags = seg.flags
             if flags & RST:
                 continue
             if flags & ACK:
-                self.last_ack_sent = self.rcv_nxt
-            if flags & SYN:
-                continue
-            if synced and flags & ACK:
-                seg.ack = self.rcv_nxt
+                self.last_ack_sent = rcv_nxt
+                if flags & SYN:
+                    continue
+                if field < 0:
+                    self._update_rcv_wnd()
+                    field = min(self.rcv_wnd >> self.rcv_wscale, MAX_WINDOW)
+                    self._adv_wnd = field << self.rcv_wscale
+                seg.ack = rcv_nxt
                 seg.window = field
-            if self.ts_ok or self.sack_ok and self.ooo:
+            elif flags & SYN:
+                continue
+            if sacking:
                 seg.options = self._segment_options(now, len(seg.payload))
+            elif ts_opts is not None:
+                seg.options = ts_opts
 
     def _segment_options(self, now: int, payload_len: int) -> tuple:
         """Timestamps (RFC 7323 3.2: on every segment once negotiated) and, while data is
@@ -1237,9 +1261,16 @@ class Connection:
         opts: list[TcpOption] = []
         used = 0
         if self.ts_ok:
-            opts = [_NOP, _NOP, TcpOption(OPT_TIMESTAMP, (self._ts_now(now), self.ts_recent))]
+            key = (self._ts_now(now), self.ts_recent)
+            cached = self._ts_opts
+            if cached is None or cached[2].value != key:
+                # One tuple per (TSval, TSecr), shared by the segments that carry it.
+                cached = self._ts_opts = (_NOP, _NOP, TcpOption(OPT_TIMESTAMP, key))
+            if not (self.sack_ok and self.ooo.held_bytes):
+                return cached
+            opts = list(cached)
             used = TS_OPTION_LEN
-        if self.sack_ok and self.ooo:
+        if self.sack_ok and self.ooo.held_bytes:
             room = min(MAX_OPTIONS, self._mss_base - payload_len) - used
             n = min(4, (room - 4) // 8)
             if n > 0:
