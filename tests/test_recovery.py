@@ -116,3 +116,20 @@ def test_no_second_fast_retransmit_for_data_sent_before_a_timeout():
     assert c.recover == c.snd_max - 1
     ack(c, t + RTT, 0, times=4)
     assert not c.in_recovery
+
+
+def test_a_timeout_during_fast_recovery_keeps_the_episodes_ssthresh():
+    """The loss that started recovery already halved ssthresh. RFC 5681 eq. 4 with the
+    FlightSize fast recovery inflated (new data sent on every duplicate ACK) would raise it
+    again; the engine keeps it, as Linux does, and cwnd falls to one segment."""
+    c, now = start()
+    now += RTT
+    ack(c, now, 500)
+    ack(c, now, 500, times=3)                # fast retransmit; ssthresh 2750
+    ssthresh = c.ccs.ssthresh
+    ack(c, now, 500, times=30)               # many duplicates: lots of new data goes out
+    assert c.snd_max - c.snd_una > 4 * ssthresh
+    from tcpkit import fire_due
+    t = fire_due(c, now + 10 * 1_000_000_000)
+    assert t is not None and not c.in_recovery
+    assert c.ccs.ssthresh == ssthresh and c.ccs.cwnd == SMSS

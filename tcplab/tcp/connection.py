@@ -565,7 +565,9 @@ class Connection:
             self.cc.on_enter_sack_recovery(self.ccs, now, flight)
             self.sb.high_rxt = self.sb.rescue_rxt = -1
             n = self._retransmit_head(now, SendReason.FAST_RETX)
-            self.sb.high_rxt = self._off(self.snd_una) + n
+            # RFC 6675 5 (4.3): HighRxt and RescueRxt both at the end of this retransmission,
+            # so that no rescue goes out before the cumulative ACK passes it.
+            self.sb.high_rxt = self.sb.rescue_rxt = self._off(self.snd_una) + n
             self._sack_transmit(now)
         else:
             self.cc.on_enter_recovery(self.ccs, now, flight)
@@ -617,10 +619,10 @@ class Connection:
                 self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX)
                 continue
             rp = self._off((self.recover + 1) & MASK)
-            if sb.rescue_rxt < 0 and sb.high_sacked and high > una:
+            if (sb.rescue_rxt < 0 or una >= sb.rescue_rxt) and high > una:
                 end = high
-                while end > una and sb.is_sacked(end - 1):
-                    end -= 1
+                if end > una and sb.is_sacked(end - 1):      # skip the SACKed top range
+                    end = max(una, sb.starts[bisect_right(sb.starts, end - 1) - 1])
                 if end > max(una, sb.high_rxt):
                     k = bisect_right(sb.ends, end) - 1      # the SACKed range below `end`
                     start = max(una, end - smss, sb.ends[k] if k >= 0 else 0)
@@ -772,7 +774,7 @@ class Connection:
             self._cancel(now, TimerKind.RTO)
             self._cancel(now, TimerKind.SYN)
         elif self.deadlines[TimerKind.PERSIST] is None:
-            self._arm(now, TimerKind.RTO, self.rtt.rto)     # RFC 6298 5.3
+            self._arm_rto(now)     # RFC 6298 5.3
         if self._writer_waits and self.cfg.snd_buf - len(self._snd_data) >= self.cfg.snd_buf // 2:
             # Wake a writer that found the buffer full once half of it is free again (as
             # sockets do), not for every acknowledged segment.
@@ -965,9 +967,15 @@ class Connection:
             self.rtt.on_timeout()
             self._timed = None
             self._send_probe(now)
-            self._arm(now, TimerKind.RTO, self.rtt.rto)
+            self._arm_rto(now)
             return
         flight = _diff(self.snd_max, self.snd_una)
+        if self.in_recovery:
+            # This loss episode already reduced ssthresh on entering recovery. RFC 5681 eq. 4
+            # with a FlightSize swollen by the new data fast recovery sent would undo that
+            # reduction; like Linux (tcp_enter_loss), keep the episode's ssthresh and treat
+            # the timeout as a repeat for the congestion-control algorithm.
+            self.ccs.timer_retransmitted = True
         self.cc.on_rto(self.ccs, now, flight)
         # RFC 6582 section 4: after a timeout, no fast retransmit for data sent before it.
         if self.in_recovery:
@@ -986,7 +994,7 @@ class Connection:
         self._rto_pending = True
         self._transmit(now)
         self._rto_pending = False
-        self._arm(now, TimerKind.RTO, self.rtt.rto)
+        self._arm_rto(now)
 
     def _on_syn_timeout(self, now: int) -> None:
         """SYN or SYN-ACK not acknowledged in time: retry with doubled timeout (RFC 6298 5.5)."""
@@ -1140,7 +1148,17 @@ class Connection:
             break
         if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
                 and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
-            self._arm(now, TimerKind.RTO, self.rtt.rto)    # RFC 6298 5.1 (see below)
+            self._arm_rto(now)    # RFC 6298 5.1 (see below)
+
+    def _arm_rto(self, now: int) -> None:
+        """(Re)start the retransmission timer with the current RTO (RFC 6298 5.1, 5.3, 5.6),
+        cut short so that it expires when the user timeout does, if that comes first (the
+        expiry then ends the connection: RFC 9293 3.8.3, RFC 5482)."""
+        duration = self.rtt.rto
+        ut = self.cfg.user_timeout
+        if ut:
+            duration = max(1, min(duration, self._una_since + ut - now))
+        self._arm(now, TimerKind.RTO, duration)
 
     def _arm_rto_if_needed(self, now: int) -> None:
         if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
@@ -1148,11 +1166,13 @@ class Connection:
             # (While our SYN is unacknowledged its own timer is in charge.)
             # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
             # also covers a probe byte still unacknowledged when the window reopens).
-            self._arm(now, TimerKind.RTO, self.rtt.rto)
+            self._arm_rto(now)
 
     def _send_data(self, now: int, seq: int, flags: int, payload: bytes,
                    new_reason: SendReason = SendReason.NEW_DATA) -> None:
         n = len(payload)
+        if self.snd_una == self.snd_max:
+            self._una_since = now        # data starts waiting for an acknowledgment
         end = (seq + n + (1 if flags & FIN else 0)) & MASK
         retransmit = _lt(seq, self.snd_max)
         if retransmit:

@@ -35,7 +35,7 @@ from tcplab.scenario.units import parse_duration
 from tcplab.sim.clock import MS, NS, SEC, US
 from tcplab.tcp.config import BOOL_OPTIONS, TIME_OPTIONS, TcpConfig, option_names
 from tcplab.tcp.connection import Connection, Note
-from tcplab.trace.events import SendReason, TcpState, TimerKind
+from tcplab.trace.events import Detection, EventKind, SendReason, TcpState, TimerKind
 from tcplab.trace.store import ConnInfo, Trace
 
 __all__ = ["Script", "ScriptError", "ScriptFailure", "parse_file", "parse_text", "run_script",
@@ -261,6 +261,9 @@ VARS: dict[str, tuple[Callable[[Connection], object], str]] = {
 }
 
 _NOTES = {v for k, v in vars(Note).items() if not k.startswith("_") and isinstance(v, str)}
+#: ``expect detect NAME``: what the connection's DETECT trace events report (Eifel's verdict on
+#: a retransmission, the start and end of loss recovery, giving up on a dead peer).
+_DETECTS = {d.name for d in Detection}
 
 
 def _enum(enum, word: str):
@@ -711,7 +714,7 @@ class _Parser:
     def step_expect(self, args: list[str], step: Step) -> None:
         if not args:
             self.fail("expect what? state NAME | timer KIND at TIME|off|on | note NAME | "
-                      "NAME=VALUE ...")
+                      "detect NAME | NAME=VALUE ...")
         what = args[0]
         if what == "state":
             if len(args) != 2:
@@ -736,12 +739,21 @@ class _Parser:
             else:
                 self.fail("expect timer KIND takes 'at TIME' (absolute, or +TIME from this "
                           "line), 'off' or 'on'")
+        elif what == "detect" or (what == "no" and args[1:2] == ["detect"]):
+            negate = what == "no"
+            rest = args[2:] if negate else args[1:]
+            name = rest[0].upper().replace("-", "_") if len(rest) == 1 else ""
+            if name not in _DETECTS:
+                self.fail(f"expect {'no ' if negate else ''}detect takes one of: "
+                          f"{', '.join(d.name for d in Detection)}")
+            step.kind = "detect"
+            step.args.update(detect=name, negate=negate)
         elif what in ("note", "no"):
             negate = what == "no"
             rest = args[1:]
             if negate:
                 if not rest or rest[0] != "note":
-                    self.fail("write 'expect no note NAME'")
+                    self.fail("write 'expect no note NAME' or 'expect no detect NAME'")
                 rest = rest[1:]
             if len(rest) != 1 or rest[0].lower() not in _NOTES:
                 self.fail(f"expect {'no ' if negate else ''}note takes one of: "
@@ -753,7 +765,8 @@ class _Parser:
             for a in args:
                 name, eq, value = a.partition("=")
                 if not eq:
-                    self.fail(f"expect takes state, timer, note or NAME=VALUE, not {a!r}")
+                    self.fail(f"expect takes state, timer, note or NAME=VALUE, not {a!r} "
+                              f"(or detect NAME)")
                 if name not in VARS:
                     self.fail(f"unknown variable {name!r}; variables: {', '.join(VARS)}")
                 checks.append((name, self.var_value(name, value)))
@@ -892,6 +905,9 @@ class Runner:
         self.transcript: list[str] = []
         self.notes: list[str] = []
         self._note_pos = 0
+        self.detects: list[str] = []     # DETECT events of the connection's trace, by name
+        self._detect_pos = 0
+        self._trace_pos = 0
         self._state = self.conn.state
         self._written = 0
         self.step: Step | None = None
@@ -927,9 +943,39 @@ class Runner:
                 self.log(t, f"  note {n}")
             self.notes += self.conn.notes
             self.conn.notes.clear()
+        self.collect_detects()
         if self.conn.state != self._state:
             self.log(t, f"  state {self._state.label} -> {self.conn.state.label}")
             self._state = self.conn.state
+
+    def collect_detects(self) -> None:
+        """Take the DETECT events the connection wrote to its trace since the last call."""
+        trace = self.trace
+        end = len(trace)
+        if end == self._trace_pos:
+            return
+        for i in range(self._trace_pos, end):
+            t, kind, _node, _conn, _pkt, a, b, c, d = trace.row(i)
+            if kind == EventKind.DETECT:
+                what = Detection(a)
+                self.detects.append(what.name)
+                self.log(t, f"  detect {what.name} {self.detect_details(what, b, c, d)}")
+        self._trace_pos = end
+
+    def detect_details(self, what: Detection, b: int, c: int, d: int) -> str:
+        """The fields of one DETECT event in words (see ``Detection``), numbers relative."""
+        if what in (Detection.SPURIOUS_RETX, Detection.GENUINE_RETX):
+            text = f"(seq {_rel(b, self.iss)}, {SendReason(c).name}"
+            if what == Detection.SPURIOUS_RETX:
+                text += f", TSval - TSecr = {d} ms"
+            return text + ")"
+        if what == Detection.RECOVERY_START:
+            return f"(recover {_rel(b, self.iss)}, {'SACK' if c else 'NewReno'}, FlightSize {d})"
+        if what == Detection.RECOVERY_END:
+            return "(timeout)" if b == -1 else f"(ack {_rel(b, self.iss)})"
+        if what == Detection.PEER_DEAD:
+            return f"(user timeout, {b} ms)" if c else f"(keep-alive, {b} probes)"
+        return f"({b}, {c}, {d})"
 
     def advance(self, until: int) -> None:
         """Fire every timer due at or before ``until``, earliest first."""
@@ -1144,6 +1190,19 @@ class Runner:
             self.fail(f"no note {note!r} since the last 'expect note'; notes since: "
                       f"{', '.join(rest) or 'none'}")
         self._note_pos += rest.index(note) + 1
+
+    def do_detect(self, step: Step) -> None:
+        name, negate = step.args["detect"], step.args["negate"]
+        if negate:
+            if name in self.detects:
+                self.fail(f"the connection reported {name}; detections so far: "
+                          f"{', '.join(self.detects)}")
+            return
+        rest = self.detects[self._detect_pos:]
+        if name not in rest:
+            self.fail(f"no detection {name} since the last 'expect detect'; detections since: "
+                      f"{', '.join(rest) or 'none'}")
+        self._detect_pos += rest.index(name) + 1
 
     def do_vars(self, step: Step) -> None:
         problems = []
