@@ -200,6 +200,11 @@ class Run:
                 "data_segments_sent": conn.stats["data_segments_sent"],
                 "retransmissions": {"total": sum(retx.values()), "by_cause": retx},
                 "dup_acks_received": conn.stats["dup_acks_received"],
+                "spurious_retransmissions": conn.stats.get("spurious_retransmissions", 0),
+                "cc": conn.cfg.cc,
+                "options": {"sack": conn.sack_ok, "timestamps": conn.ts_ok,
+                            "window_scale": ([conn.snd_wscale, conn.rcv_wscale]
+                                             if conn.ws_ok else None)},
                 "final_state": conn.state.label,
                 "crashed_in_state": state.label if state is not None else None,
                 "completion_time": None if finished is None else finished / SEC,

@@ -369,7 +369,7 @@ class Connection:
             self._send_syn(now, SendReason.SYN_RETRY)
             return RecvOutcome.DUPLICATE
         ts = self._seg_ts
-        if ts is not None and not flags & RST and _lt(ts[0], self.ts_recent):
+        if ts is not None and not flags & RST and ((ts[0] - self.ts_recent) & MASK) >= HALF:
             # PAWS (RFC 7323 5.3 R1): an older timestamp than the last one taken in means an
             # old duplicate (perhaps from before a sequence-number wrap): ACK and drop it.
             self._send_ack(now, SendReason.DUP_ACK)
@@ -388,8 +388,11 @@ class Connection:
                 # (such as the one carried by a window probe) are still processed.
                 self._process_ack(now, seg)
             return RecvOutcome.OUT_OF_WINDOW
-        if ts is not None and _le(self.ts_recent, ts[0]) and _le(seg.seq, self.last_ack_sent):
-            self.ts_recent = ts[0]       # RFC 7323 4.3 (3): the timestamp to echo from now on
+        if (ts is not None and ((self.last_ack_sent - seg.seq) & MASK) < HALF
+                and ((ts[0] - self.ts_recent) & MASK) < HALF):
+            # RFC 7323 4.3 (3): SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent: the
+            # timestamp to echo from now on.
+            self.ts_recent = ts[0]
         # Second: RST (RFC 5961 3.2: only an exact match resets; in-window gets a challenge ACK).
         if flags & RST:
             if seg.seq != self.rcv_nxt:
@@ -756,7 +759,7 @@ class Connection:
         if tsecr is not None:
             # RFC 7323 4.1-4.2: every ACK of new data echoes the TSval of the segment that
             # triggered it, retransmissions included (Karn's ambiguity does not arise).
-            sample = ((self._ts_now(now) - tsecr) & MASK) * 1_000_000
+            sample = ((now // 1_000_000 + self.ts_offset - tsecr) & MASK) * 1_000_000
             self._timed = None
         elif self._timed is not None and _le(self._timed[0], ack):
             sample = now - self._timed[1]
@@ -1281,9 +1284,10 @@ class Connection:
         opts: list[TcpOption] = []
         used = 0
         if self.ts_ok:
-            key = (self._ts_now(now), self.ts_recent)
             cached = self._ts_opts
-            if cached is None or cached[2].value != key:
+            tsval = (now // 1_000_000 + self.ts_offset) & MASK
+            if cached is None or cached[2].value[0] != tsval or cached[2].value[1] != self.ts_recent:
+                key = (tsval, self.ts_recent)
                 # One tuple per (TSval, TSecr), shared by the segments that carry it.
                 cached = self._ts_opts = (_NOP, _NOP, TcpOption(OPT_TIMESTAMP, key))
             if not (self.sack_ok and self.ooo.held_bytes):

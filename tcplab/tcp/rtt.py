@@ -62,7 +62,7 @@ class RttEstimator:
     """
 
     __slots__ = ("min_rto", "max_rto", "initial_rto", "clock_granularity", "alpha", "beta", "k",
-                 "srtt", "rttvar", "rto", "backoff", "samples", "_computed_rto")
+                 "srtt", "rttvar", "rto", "backoff", "samples", "_computed_rto", "_w")
 
     def __init__(self, min_rto: int = 1 * SEC, max_rto: int = 60 * SEC,
                  initial_rto: int = 1 * SEC, clock_granularity: int = 1 * MS,
@@ -86,6 +86,11 @@ class RttEstimator:
         self.alpha = _fraction(alpha, "alpha", 0, 1)
         self.beta = _fraction(beta, "beta", 0, 1)
         self.k = _fraction(k, "k", 0, None)
+        a, b, kk = self.alpha, self.beta, self.k
+        #: The gains as integers, for the per-sample arithmetic.
+        self._w = (a.denominator - a.numerator, a.numerator, a.denominator,
+                   b.denominator - b.numerator, b.numerator, b.denominator,
+                   kk.numerator, kk.denominator)
         self.srtt: int | None = None
         self.rttvar: int | None = None
         #: RFC 6298 2.1: until a measurement is made, RTO is the initial value.
@@ -121,11 +126,10 @@ class RttEstimator:
             self.srtt = r
             self.rttvar = r // 2
         else:
-            a, b = self.alpha, self.beta
-            self.rttvar = ((b.denominator - b.numerator) * self.rttvar
-                           + b.numerator * abs(self.srtt - r)) // b.denominator
-            self.srtt = ((a.denominator - a.numerator) * self.srtt
-                         + a.numerator * r) // a.denominator
+            a1, an, ad, b1, bn, bd, _, _ = self._w
+            srtt = self.srtt
+            self.rttvar = (b1 * self.rttvar + bn * abs(srtt - r)) // bd
+            self.srtt = (a1 * srtt + an * r) // ad
         self.samples += 1
         self._computed_rto = self._compute()
         self.rto = self._computed_rto
@@ -133,8 +137,8 @@ class RttEstimator:
 
     def _compute(self) -> int:
         """RFC 6298 2.2/2.3 RTO from SRTT and RTTVAR, then the bounds of 2.4 and 2.5."""
-        k = self.k
-        var_term = (k.numerator * self.rttvar) // k.denominator
+        w = self._w
+        var_term = (w[6] * self.rttvar) // w[7]
         rto = self.srtt + max(self.clock_granularity, var_term)
         return min(max(rto, self.min_rto), self.max_rto)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from tcplab.net.packet import OPT_MSS, flags_str
+from tcplab.net.packet import (OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE,
+                               flags_str)
 from tcplab.trace.events import EventKind, RecvOutcome, SendReason
 from tcplab.trace.narrate import Narrator
 
 SHOWN = frozenset({EventKind.SEG_SENT, EventKind.SEG_RECV, EventKind.DROP, EventKind.STATE,
                    EventKind.TIMER_EXPIRE, EventKind.OOO, EventKind.LINK_SET, EventKind.NODE,
-                   EventKind.APP_CALL})
+                   EventKind.APP_CALL, EventKind.DETECT})
 #: Receipts worth a line of their own (the ordinary ones are implied by the arrows).
 NOTABLE_RECEIPTS = frozenset({RecvOutcome.OUT_OF_ORDER, RecvOutcome.FILLED_HOLE,
                               RecvOutcome.DUPLICATE, RecvOutcome.OUT_OF_WINDOW,
@@ -23,7 +24,8 @@ NOTABLE_RECEIPTS = frozenset({RecvOutcome.OUT_OF_ORDER, RecvOutcome.FILLED_HOLE,
                               RecvOutcome.NO_CONNECTION, RecvOutcome.BAD_ACK})
 ARROW = 58
 RETRANSMIT = frozenset({SendReason.RTO_RETX, SendReason.GO_BACK_N, SendReason.FAST_RETX,
-                        SendReason.PARTIAL_ACK_RETX, SendReason.SYN_RETRY, SendReason.FIN_RETX})
+                        SendReason.PARTIAL_ACK_RETX, SendReason.SYN_RETRY, SendReason.FIN_RETX,
+                        SendReason.SACK_RETX})
 
 
 def segment_label(trace, uid: int) -> str:
@@ -34,9 +36,20 @@ def segment_label(trace, uid: int) -> str:
     if seg.payload:
         parts.append(f"len={len(seg.payload)}")
     parts.append(f"win={seg.window}")
-    mss = seg.option(OPT_MSS)
-    if mss:
-        parts.append(f"<MSS {mss}>")
+    opts = []
+    for kind, value in seg.options:
+        if kind == OPT_MSS:
+            opts.append(f"MSS {value}")
+        elif kind == OPT_SACK_PERM:
+            opts.append("SACK_PERM")
+        elif kind == OPT_WSCALE:
+            opts.append(f"WS {value}")
+        elif kind == OPT_TIMESTAMP:
+            opts.append(f"TS {value[0]}/{value[1]}")
+        elif kind == OPT_SACK:
+            opts.append("SACK " + " ".join(f"{a}-{b}" for a, b in value))
+    if opts:
+        parts.append(f"<{', '.join(opts)}>")
     return " ".join(parts)
 
 

@@ -7,7 +7,8 @@ has sequence number ISN + 1.
 
 from __future__ import annotations
 
-from tcplab.net.packet import FIN, RST, SYN, flags_str
+from tcplab.net.packet import (FIN, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, RST, SYN,
+                               flags_str)
 from tcplab.sim.clock import fmt_duration
 from tcplab.trace import typed as T
 from tcplab.trace.events import (TIME_VARS, Detection, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
@@ -148,6 +149,21 @@ class Narrator:
         method = getattr(self, "_" + type(ev).__name__, None)
         return method(ev) if method else type(ev).__name__
 
+    def _offers(self, uid: int, verb: str) -> str:
+        """What a SYN's options propose, in words (empty when it carries only MSS)."""
+        if uid < 0:
+            return ""
+        seg = self.trace.packets[uid].segment
+        what = []
+        if seg.option(OPT_SACK_PERM):
+            what.append("selective acknowledgments (RFC 2018)")
+        if seg.option(OPT_TIMESTAMP):
+            what.append("timestamps (RFC 7323)")
+        shift = seg.option(OPT_WSCALE)
+        if shift is not None:
+            what.append(f"window scaling with a shift of {shift} (RFC 7323)")
+        return f"; it {verb} " + ", ".join(what) if what else ""
+
     def _SegmentSent(self, ev: T.SegmentSent) -> str:
         if ev.conn < 0:
             return (f"{self.who(-1, ev.node)} has no connection for that segment and answers with "
@@ -157,11 +173,11 @@ class Narrator:
         info = self.trace.conns[ev.conn]
         if r == SendReason.SYN:
             return (f"{me} asks to open a connection: SYN with its initial sequence number "
-                    f"{ev.seq} (RFC 9293 3.5)")
+                    f"{ev.seq} (RFC 9293 3.5){self._offers(ev.pkt, 'offers')}")
         if r == SendReason.SYN_ACK:
             return (f"{me} accepts: SYN-ACK with its own initial sequence number {ev.seq} and "
                     f"ACK {ev.ack} = {peer}'s {(ev.ack - 1) & MASK} + 1, because a SYN uses one "
-                    f"sequence number (RFC 9293 3.5)")
+                    f"sequence number (RFC 9293 3.5){self._offers(ev.pkt, 'agrees to')}")
         if r == SendReason.SYN_RETRY:
             return f"{me} sends its {flags_str(ev.flags)} again: no answer came before the timer ran out"
         if r in (SendReason.ACK, SendReason.WINDOW_UPDATE) and info.irs is not None \
