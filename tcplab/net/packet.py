@@ -153,7 +153,8 @@ class Packet:
 
 def options_len(options: tuple) -> int:
     """Bytes the options take on the wire, padded to a multiple of 4 (RFC 9293 3.1)."""
-    if len(options) == 3 and options[2].kind == OPT_TIMESTAMP and options[0].kind == OPT_NOP:
+    if (len(options) == 3 and options[2].kind == OPT_TIMESTAMP and options[0].kind == OPT_NOP
+            and options[1].kind == OPT_NOP):
         return 12                # NOP, NOP, timestamps: what most segments carry
     n = 0
     for opt in options:

@@ -236,7 +236,11 @@ class Connection:
             old = self._adv_wnd
             self._update_rcv_wnd()
             threshold = min(self.cfg.rcv_buf // 2, self.smss)
-            if self.rcv_wnd - old >= threshold:
+            # Compare what the header would carry (16 bits, scaled), not the raw window: an
+            # update that cannot show more is no update, and the peer would count it as a
+            # duplicate ACK.
+            wire = min(self.rcv_wnd >> self.rcv_wscale, MAX_WINDOW) << self.rcv_wscale
+            if wire - old >= threshold:
                 self._send_ack(now, SendReason.WINDOW_UPDATE)
         return out
 
@@ -374,6 +378,10 @@ class Connection:
             # old duplicate (perhaps from before a sequence-number wrap): ACK and drop it.
             self._send_ack(now, SendReason.DUP_ACK)
             return RecvOutcome.PAWS_REJECTED
+        if ts is None and self.ts_ok and not flags & RST:
+            # RFC 7323 3.2: once timestamps are in use, a non-RST segment without them
+            # SHOULD be silently dropped.
+            return RecvOutcome.NO_TIMESTAMP
         # First: sequence number acceptability.
         if not self._acceptable(seg.seq, seg_len):
             if flags & RST:
@@ -490,8 +498,7 @@ class Connection:
             self._send_ack(now, SendReason.ACK)
             return RecvOutcome.BAD_ACK
         outcome = RecvOutcome.ACCEPTED
-        if self._seg_sack:
-            self._take_sack(now, seg)
+        gained = self._take_sack(now, seg) if self._seg_sack else 0
         if ack == self.snd_una and self._seg_wnd == 0:
             self.retries = 0       # the peer is alive, only its window is closed (RFC 1122 4.2.2.17)
         if _lt(self.snd_una, ack):
@@ -500,6 +507,13 @@ class Connection:
             self.dupacks += 1
             self.stats["dup_acks_received"] += 1
             outcome = RecvOutcome.DUP_ACK
+            self._on_dup_ack(now)
+        elif gained and ack == self.snd_una and self.snd_max != self.snd_una:
+            # RFC 6675 section 2 "duplicate acknowledgment": with SACK in use, an ACK that
+            # SACKs new data counts even if it is not one by RFC 5681's definition (say the
+            # window moved). Counted for recovery only; the trace and the statistics keep
+            # RFC 5681's meaning, which is what Wireshark reports too.
+            self.dupacks += 1
             self._on_dup_ack(now)
         if (self.sack_ok and self.sb.starts and not self.in_recovery and self.cfg.fast_retransmit
                 and self.sb.lost_below(self.smss) > self._off(self.snd_una)):
@@ -576,7 +590,7 @@ class Connection:
             self.cc.on_enter_recovery(self.ccs, now, flight)
             self._retransmit_head(now, SendReason.FAST_RETX)
 
-    def _take_sack(self, now: int, seg: Segment) -> None:
+    def _take_sack(self, now: int, seg: Segment) -> int:
         """Fold an ACK's SACK blocks into the scoreboard (RFC 2018 section 5; RFC 6675
         ``Update()``). Blocks outside (SND.UNA, SND.MAX] are ignored (a D-SACK of RFC 2883 or
         a stale report)."""
@@ -592,6 +606,7 @@ class Connection:
             gained += self.sb.add(max(lo, una), hi)
         if gained:
             self._trace_sacked(now)
+        return gained
 
     def _trace_sacked(self, now: int) -> None:
         if self.trace is None:
@@ -614,25 +629,28 @@ class Connection:
                 return
             nxt = sb.next_seg(una, high, smss)
             if nxt is not None and nxt[2]:
-                self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX)
-                continue
+                if self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX):
+                    continue
+                return                   # nothing fits the peer's window
             if self._send_new_in_recovery(now):
                 continue
             if nxt is not None:
-                self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX)
-                continue
+                if self._retransmit_at(now, nxt[0], nxt[1], SendReason.SACK_RETX):
+                    continue
+                return
             rp = self._off((self.recover + 1) & MASK)
-            if (sb.rescue_rxt < 0 or una >= sb.rescue_rxt) and high > una:
+            if (sb.rescue_rxt < 0 or una > sb.rescue_rxt) and high > una:
                 end = high
                 if end > una and sb.is_sacked(end - 1):      # skip the SACKed top range
                     end = max(una, sb.starts[bisect_right(sb.starts, end - 1) - 1])
                 if end > max(una, sb.high_rxt):
                     k = bisect_right(sb.ends, end) - 1      # the SACKed range below `end`
                     start = max(una, end - smss, sb.ends[k] if k >= 0 else 0)
-                    self._retransmit_at(now, start, end - start, SendReason.SACK_RETX,
-                                        rescue=True)
+                    sent = self._retransmit_at(now, start, end - start, SendReason.SACK_RETX,
+                                               rescue=True)
                     sb.rescue_rxt = rp
-                    continue
+                    if sent:
+                        continue
             return
 
     def _send_new_in_recovery(self, now: int) -> bool:
@@ -926,6 +944,10 @@ class Connection:
         the idle clock."""
         cfg = self.cfg
         if self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2):
+            if self.state in (S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK):
+                # Our FIN is outstanding (the retransmission timer watches); FIN-WAIT-2 may
+                # follow, where an idle peer is probed again.
+                self._arm(now, TimerKind.KEEPALIVE, cfg.keepalive_time)
             return
         idle = now - self._last_heard
         if self._ka_probes == 0 and idle < cfg.keepalive_time:
@@ -1016,7 +1038,9 @@ class Connection:
         if self.state not in (S.SYN_SENT, S.SYN_RECEIVED):
             return
         self.retries += 1
-        if self.retries > self.cfg.syn_retries:
+        ut = self.cfg.user_timeout
+        if self.retries > self.cfg.syn_retries or ut and now - self._una_since >= ut:
+            # Retries exhausted, or the user timeout (RFC 9293 3.10.8: in any state) is up.
             self._delete(now, Note.TIMEOUT)
             return
         self.rtt.on_timeout()
@@ -1046,6 +1070,8 @@ class Connection:
             return
         start = off - self._snd_off
         payload = bytes(self._snd_data[start:start + 1])
+        if self.snd_una == self.snd_max:
+            self._una_since = now        # the probe byte is the first data waiting
         end = (self.snd_una + 1) & MASK
         if _lt(self.snd_max, end):
             self.snd_max = end
@@ -1325,6 +1351,7 @@ class Connection:
             self._timed = None
             self._syn_lost = True
         else:
+            self._una_since = now        # the SYN waits for its acknowledgment
             self._timed = (self.snd_nxt, now)   # the handshake gives the first RTT sample
         self._emit(self._segment(self.iss, flags, b"", opts), reason)
         self._arm(now, TimerKind.SYN, self.rtt.rto)

@@ -123,6 +123,7 @@ class RecvOutcome(IntEnum):
     SYN_ACCEPTED = 11
     STALE = 12           # e.g. an old duplicate ignored
     PAWS_REJECTED = 13   # RFC 7323 5.3: timestamp older than TS.Recent, an old duplicate
+    NO_TIMESTAMP = 14    # RFC 7323 3.2: no timestamps option although they are in use: dropped
 
 
 class Detection(IntEnum):

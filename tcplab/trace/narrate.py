@@ -278,6 +278,9 @@ class Narrator:
         if o == RecvOutcome.PAWS_REJECTED:
             return (f"{me} receives {what} with a timestamp older than the last one it accepted: an "
                     f"old duplicate, dropped and answered with an ACK (PAWS, RFC 7323 5.3)")
+        if o == RecvOutcome.NO_TIMESTAMP:
+            return (f"{me} receives {what} without the timestamps option both ends agreed on, "
+                    f"and drops it silently (RFC 7323 3.2)")
         if o == RecvOutcome.BAD_ACK:
             return f"{me} receives ACK {ev.ack} for something it never sent"
         if ev.flags & SYN:
