@@ -332,3 +332,40 @@ def test_timestamps_scenario_samples_rtt_per_ack_and_flags_the_spurious_timeout(
     assert len(srtt_changes) > data_segments // 4        # far more than one sample per flight
     opts = tr.packets[tr.pkt[tr.indices(EventKind.SEG_SENT)[0]]].segment.options
     assert any(o.kind == 8 for o in opts)                # TSopt offered on the SYN
+
+
+SLOW_READER_AFTER_CLOSE = """
+[scenario]
+title = "slow reader after the connection closed"
+duration = "10 s"
+[tcp]
+msl = 0.001
+mss = 100
+[hosts.h0]
+[hosts.h1]
+[links.h0-h1]
+bandwidth = "1Mbps"
+delay = "1ms"
+[apps.typing0]
+type = "typing"
+client = "h1"
+server = "h0"
+port = 1000
+chunk = 14
+count = 1
+echo = true
+client_read_rate = 200
+"""
+
+
+def test_the_application_reads_what_tcp_delivered_after_the_connection_is_gone():
+    """A slow reader (200 B/s) still holds the 14 echoed bytes when its connection leaves
+    TIME-WAIT (2*MSL = 2 ms): what TCP delivered in order stays readable, as in a socket's
+    receive queue, and the application reads all of it."""
+    from tcplab.scenario import loads
+    r = Run(loads(SLOW_READER_AFTER_CLOSE, "<slow reader>"), seed=3, keep_data=True)
+    r.run()
+    app = r.app("typing0")
+    client = app.client_side
+    assert client.conn.state == TcpState.CLOSED and client.stats.outcome == "closed"
+    assert bytes(client.stats.keep) == bytes(client.stats.sent_keep) and len(client.stats.keep) == 14
