@@ -385,3 +385,15 @@ def test_syn_ack_retransmitted_with_backoff_until_acknowledged():
     c.on_segment(3 * SEC + RTT, seg(IRS + 1, ISS + 1))
     assert c.state == S.ESTABLISHED
     assert c.rtt.rto == 3 * SEC      # RFC 6298 5.7: after a lost SYN-ACK the RTO starts at 3 s
+
+
+def test_published_variables_are_the_traced_values():
+    """``_publish`` builds the traced-variable tuple inline (a hot path); it must stay the
+    same tuple as ``traced_values()``, which the views' documentation refers to."""
+    from tcplab.scenario import load
+    from tcplab.scenario.runner import Run
+    r = Run(load("sack"), seed=1)
+    r.run(until=200_000_000)
+    for conn in r.net.conns:
+        conn.poll_output(r.net.sched.now)
+        assert conn._last_vars == conn.traced_values()

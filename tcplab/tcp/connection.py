@@ -35,6 +35,11 @@ MAX_WSCALE = 14      # RFC 7323 2.3: larger shifts are treated as 14
 TS_OPTION_LEN = 12   # NOP, NOP, timestamps (10 bytes): what TSopt costs every segment
 MAX_OPTIONS = 40     # RFC 9293 3.1: the data offset field limits options to 40 bytes
 _NOP = TcpOption(OPT_NOP)
+# Event kinds written on hot paths with Trace.push (whole rows, no keyword defaults).
+_APP_READ, _DELIVER = int(EventKind.APP_READ), int(EventKind.DELIVER)
+_TIMER_ARM, _TIMER_CANCEL = int(EventKind.TIMER_ARM), int(EventKind.TIMER_CANCEL)
+_VAR = int(EventKind.VAR)
+_VAR_INDICES = tuple(range(len(Var)))
 #: ACKs that must leave even when data carries the same acknowledgment: they signal something.
 _REPEATED_ACKS = frozenset({SendReason.DUP_ACK, SendReason.CHALLENGE_ACK,
                             SendReason.TIME_WAIT_ACK})
@@ -231,7 +236,7 @@ class Connection:
         del self._rcv_data[:n]
         self.read_total += n
         if self.trace is not None:
-            self.trace.emit(now, EventKind.APP_READ, self.node, self.id, -1, n, self.read_total)
+            self.trace.push((now, _APP_READ, self.node, self.id, -1, n, self.read_total, 0, 0))
         if self.state in SYNCHRONIZED and not self.peer_fin and self._ack_due is None:
             old = self._adv_wnd
             self._update_rcv_wnd()
@@ -872,8 +877,8 @@ class Connection:
         self.rcv_nxt = (self.rcv_nxt + len(data)) & MASK
         self._update_rcv_wnd()
         if self.trace is not None:
-            self.trace.emit(now, EventKind.DELIVER, self.node, self.id, self._cause, len(data),
-                            offset, len(self._rcv_data))
+            self.trace.push((now, _DELIVER, self.node, self.id, self._cause, len(data), offset,
+                             len(self._rcv_data), 0))
         self.notes.append(Note.READABLE)
 
     def _receive_fin(self, now: int, fin_off: int) -> SendReason:
@@ -1094,8 +1099,8 @@ class Connection:
         if self.trace is not None:
             if backoff is None:
                 backoff = self.rtt.backoff if kind in (TimerKind.RTO, TimerKind.SYN) else 0
-            self.trace.emit(now, EventKind.TIMER_ARM, self.node, self.id, -1, int(kind), deadline,
-                            duration, backoff)
+            self.trace.push((now, _TIMER_ARM, self.node, self.id, -1, int(kind), deadline,
+                             duration, backoff))
 
     def _cancel(self, now: int, kind: TimerKind) -> None:
         deadline = self.deadlines[kind]
@@ -1104,7 +1109,7 @@ class Connection:
         self.deadlines[kind] = None
         self.timers_changed.add(kind)
         if self.trace is not None:
-            self.trace.emit(now, EventKind.TIMER_CANCEL, self.node, self.id, -1, int(kind), deadline)
+            self.trace.push((now, _TIMER_CANCEL, self.node, self.id, -1, int(kind), deadline, 0, 0))
 
     # ---------------------------------------------------------------- sending
     def _off(self, seq: int) -> int:
@@ -1510,7 +1515,11 @@ class Connection:
             if self.trace is not None:
                 self.trace.emit(now, EventKind.CC_STATE, self.node, self.id, -1,
                                 extra=tuple(sorted(extras.items())))
-        values = self.traced_values()
+        rtt, ccs = self.rtt, self.ccs
+        srtt, rttvar = rtt.srtt, rtt.rttvar
+        values = (self.snd_una, self.snd_nxt, self.snd_wnd, self.rcv_nxt, self.rcv_wnd,
+                  ccs.cwnd, ccs.ssthresh, -1 if srtt is None else srtt,
+                  -1 if rttvar is None else rttvar, rtt.rto, self.snd_max)   # traced_values()
         last = self._last_vars
         if values == last:
             return
@@ -1519,15 +1528,14 @@ class Connection:
         if tr is None:
             return
         push = tr.push
-        node, cid, kind = self.node, self.id, int(EventKind.VAR)
+        node, cid = self.node, self.id
         if not last:
             for i, new in enumerate(values):
-                push((now, kind, node, cid, -1, i, -1, new, 0))
+                push((now, _VAR, node, cid, -1, i, -1, new, 0))
             return
-        for i in range(len(values)):
-            new = values[i]
-            if new != last[i]:
-                push((now, kind, node, cid, -1, i, last[i], new, 0))
+        for i, new, old in zip(_VAR_INDICES, values, last):
+            if new != old:
+                push((now, _VAR, node, cid, -1, i, old, new, 0))
 
     @property
     def bytes_in_flight(self) -> int:
