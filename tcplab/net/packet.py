@@ -99,11 +99,6 @@ class Segment:
                 f"seq={self.seq} ack={self.ack} win={self.window} len={len(self.payload)}>")
 
 
-#: (options tuple, its TCP header length) of the last packet built: consecutive segments of a
-#: connection usually share one options tuple (e.g. the same timestamps).
-_last_opts: list = [None, 0]
-
-
 class Packet:
     """An IPv4 datagram (RFC 791) carrying one TCP segment through the simulated network.
 
@@ -129,15 +124,8 @@ class Packet:
         self.wire: bytes | None = None
         self.dup_of = -1
         #: IPv4 total length: IP header + TCP header with options + payload.
-        opts = segment.options
-        if not opts:
-            hdr = TCP_HEADER_LEN
-        elif opts is _last_opts[0]:
-            hdr = _last_opts[1]          # the same options object as the previous packet
-        else:
-            hdr = tcp_header_len(opts)
-            _last_opts[0], _last_opts[1] = opts, hdr
-        self.total_length = IP_HEADER_LEN + hdr + len(segment.payload)
+        self.total_length = IP_HEADER_LEN + (tcp_header_len(segment.options) if segment.options
+                                             else TCP_HEADER_LEN) + len(segment.payload)
 
     def with_ttl(self, ttl: int) -> "Packet":
         """The same datagram with another TTL (a router's forwarded copy)."""

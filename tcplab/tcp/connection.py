@@ -1129,10 +1129,18 @@ class Connection:
             return
         if self._sack_recovery:
             self._sack_transmit(now)
-            self._arm_rto_if_needed(now)
-            return
+        else:
+            self._transmit_window(now)
+        if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
+                and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
+            # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
+            # also covers a probe byte still unacknowledged when the window reopens). While our
+            # SYN is unacknowledged its own timer is in charge.
+            self._arm_rto(now)
+
+    def _transmit_window(self, now: int) -> None:
+        """The loop of :meth:`_transmit` outside SACK recovery."""
         smss = self.smss
-        sent_any = False
         sb = self.sb if self.sb.starts else None
         while True:
             nxt = self.snd_nxt
@@ -1173,16 +1181,11 @@ class Connection:
                     if self.fin_queued:
                         flags |= FIN
                 self._send_data(now, nxt, flags, payload)
-                sent_any = True
                 continue
             if self.fin_queued and unsent == 0 and (not self.fin_sent or nxt != self.snd_max) \
                     and nxt == self._fin_seq():
                 self._send_data(now, nxt, ACK | FIN, b"")
-                sent_any = True
             break
-        if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
-                and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
-            self._arm_rto(now)    # RFC 6298 5.1 (see below)
 
     def _arm_rto(self, now: int) -> None:
         """(Re)start the retransmission timer with the current RTO (RFC 6298 5.1, 5.3, 5.6),
@@ -1193,14 +1196,6 @@ class Connection:
         if ut:
             duration = max(1, min(duration, self._una_since + ut - now))
         self._arm(now, TimerKind.RTO, duration)
-
-    def _arm_rto_if_needed(self, now: int) -> None:
-        if (self.deadlines[TimerKind.RTO] is None and self.snd_una != self.snd_max
-                and self.deadlines[TimerKind.PERSIST] is None and self.snd_una != self.iss):
-            # (While our SYN is unacknowledged its own timer is in charge.)
-            # RFC 6298 5.1: data is outstanding, so the retransmission timer must run (this
-            # also covers a probe byte still unacknowledged when the window reopens).
-            self._arm_rto(now)
 
     def _send_data(self, now: int, seq: int, flags: int, payload: bytes,
                    new_reason: SendReason = SendReason.NEW_DATA) -> None:
