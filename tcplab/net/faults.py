@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tcplab.net.packet import ACK, FIN, RST, SYN, Packet
+from tcplab.trace.events import DropReason
 
 FLAG_BITS = {"SYN": SYN, "ACK": ACK, "FIN": FIN, "RST": RST}
 
@@ -68,7 +69,8 @@ class PacketRule:
 
     ``action`` is ``drop`` or ``delay`` (hold back by ``extra_delay`` ns so later packets
     overtake it). ``nth`` picks the n-th matching segment (1 = the next one); ``count`` is how
-    many to act on from there; ``start`` is when the rule becomes active.
+    many to act on from there; ``start`` is when the rule becomes active. ``reason`` is the
+    DropReason a drop is traced with (FAULT for a scenario's fault, USER for a live action).
     """
 
     filt: SegmentFilter
@@ -78,6 +80,7 @@ class PacketRule:
     start: int = 0
     extra_delay: int = 0
     label: str = ""
+    reason: DropReason = DropReason.FAULT
     seen: int = 0
     taken: int = 0
 

@@ -1,6 +1,6 @@
 """Full-duplex links. Each direction is a :class:`Channel` with its own parameters and queue.
 
-A packet handed to a channel waits in a drop-tail queue, is serialised at the channel's bandwidth
+A packet handed to a channel waits in a drop-tail queue (traced as QUEUE), is serialised at the channel's bandwidth
 (one packet at a time), then propagates for ``delay`` (+ jitter). On the way the impairments
 decide its fate, each drawing from the channel's own named random stream: random loss,
 Gilbert-Elliott burst loss, duplication, reordering (an extra delay that lets later packets
@@ -74,6 +74,7 @@ class ChannelParams:
 
 
 _HOP = int(EventKind.HOP)
+_QUEUE = int(EventKind.QUEUE)
 PARAM_NAMES = tuple(f.name for f in fields(ChannelParams))
 
 
@@ -81,7 +82,8 @@ class Channel:
     """One direction of a link: ``src`` sends to ``dst``. Direction 0 is a->b, 1 is b->a."""
 
     __slots__ = ("link", "direction", "src", "dst", "p", "queue", "busy_until", "net", "rng",
-                 "ge_bad", "last_arrival", "rules", "tx_packets", "tx_bytes", "_done")
+                 "ge_bad", "last_arrival", "rules", "tx_packets", "tx_bytes", "_done",
+                 "_push", "_src_id", "_link_id")
 
     def __init__(self, link: "Link", direction: int, src: "Node", dst: "Node",
                  params: ChannelParams, net: "Network") -> None:
@@ -100,6 +102,9 @@ class Channel:
         self.rules: list[PacketRule] = []
         self.tx_packets = 0
         self.tx_bytes = 0
+        self._push = net.trace.push      # hot path: the QUEUE row
+        self._src_id = src.id
+        self._link_id = link.id
 
     def send(self, pkt: Packet) -> None:
         """Offer a packet to this direction: queue it or drop it (link down, MTU, queue full)."""
@@ -112,14 +117,19 @@ class Channel:
         if size > p.mtu:
             net.drop(pkt, self.src.id, DropReason.MTU, self.link.id, size, self.direction)
             return
-        if self.queue or net.sched.now < self.busy_until:
-            if len(self.queue) >= p.queue:
-                net.drop(pkt, self.src.id, DropReason.QUEUE_FULL, self.link.id, len(self.queue),
-                         self.direction)
+        queue = self.queue
+        sched = net.sched
+        now = sched.now
+        if queue or now < self.busy_until:
+            n = len(queue)
+            if n >= p.queue:
+                net.drop(pkt, self.src.id, DropReason.QUEUE_FULL, self.link.id, n, self.direction)
                 return
-            self.queue.append(pkt)
+            queue.append(pkt)
+            self._push((now, _QUEUE, self._src_id, -1, pkt.uid, self._link_id, n + 1, 0,
+                        self.direction))
             if self._done is None:
-                self._done = net.sched.schedule_at(self.busy_until, self._tx_done)
+                self._done = sched.schedule_at(self.busy_until, self._tx_done)
             return
         self._start(pkt, size)
 
@@ -169,7 +179,8 @@ class Channel:
             return
         if extra or (p.reorder and rng.random() < p.reorder):
             hold = extra or p.reorder_delay
-            trace.emit(now, EventKind.ALTER, self.src.id, -1, pkt.uid, link_id, pkt.uid, 2, d)
+            trace.emit(now, EventKind.ALTER, self.src.id, -1, pkt.uid, link_id, pkt.uid, 2, d,
+                       extra=arrival + hold)
             sched.schedule_at(arrival + hold, self.dst.receive, pkt, self)
         else:
             self.last_arrival = arrival
@@ -189,9 +200,11 @@ class Channel:
             if action is None:
                 continue
             if rule.done:
-                self.rules.remove(rule)
+                for ch in self.link.channels:   # a rule may be shared by both directions
+                    if rule in ch.rules:
+                        ch.rules.remove(rule)
             if action == "drop":
-                return DropReason.FAULT, 0
+                return rule.reason, 0
             if action == "delay":
                 return None, rule.extra_delay
         return None, 0
@@ -244,14 +257,13 @@ class Link:
     def other(self, node: "Node") -> "Node":
         return self.b if node is self.a else self.a
 
-    def set(self, name: str, value, direction: int | None = None) -> None:
-        """Change a parameter at once, on one direction or both; traced as LINK_SET.
-
-        Validation happens before anything changes, so a bad value leaves the link as it was.
-        """
+    def check(self, name: str, value, direction: int | None = None) -> None:
+        """Raise ValueError (naming the link and the problem) if :meth:`set` would refuse."""
         if name not in PARAM_NAMES:
             raise ValueError(f"link {self.name}: unknown parameter {name!r}; "
                              f"known: {', '.join(PARAM_NAMES)}")
+        if direction not in (None, 0, 1) or isinstance(direction, bool):
+            raise ValueError(f"link {self.name}: direction {direction!r} is not None, 0 or 1")
         chans = self.channels if direction is None else (self.channels[direction],)
         for ch in chans:
             trial = ChannelParams(**{**ch.p.__dict__, name: value})
@@ -259,6 +271,14 @@ class Link:
                 trial.check()
             except ValueError as e:
                 raise ValueError(f"link {self.name}: {e}") from None
+
+    def set(self, name: str, value, direction: int | None = None) -> None:
+        """Change a parameter at once, on one direction or both; traced as LINK_SET.
+
+        Validation happens before anything changes, so a bad value leaves the link as it was.
+        """
+        self.check(name, value, direction)
+        chans = self.channels if direction is None else (self.channels[direction],)
         now = self.net.sched.now
         for ch in chans:
             old = getattr(ch.p, name)

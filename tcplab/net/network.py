@@ -7,15 +7,23 @@ cutting a link does not reroute, so packets toward it are dropped with the reaso
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
 
 from tcplab.net.link import ChannelParams, Link
 from tcplab.net.node import Host, Node, Router
 from tcplab.net.packet import Packet
 from tcplab.net.wire import corrupt, encode_packet
-from tcplab.sim import RandomStreams, Scheduler
+from tcplab.sim import Handle, RandomStreams, Scheduler
 from tcplab.trace.events import DropReason, EventKind
 from tcplab.trace.store import LinkInfo, Trace
+
+
+if TYPE_CHECKING:
+    from tcplab.net.link import Channel
+
+_HOP = int(EventKind.HOP)
 
 
 class TopologyError(ValueError):
@@ -34,6 +42,10 @@ class Network:
         self.links: dict[str, Link] = {}
         self.conns: list = []
         self.by_ip: dict[int, Host] = {}
+        # Start times of packets on links, for in_flight(): filled from the trace's HOP rows
+        # when asked (never on the hot path), pruned to the packets still in flight.
+        self._hop_scanned = 0
+        self._hop_start: dict[tuple[int, int], int] = {}
 
     # -- building ----------------------------------------------------------------------------
     def add_host(self, name: str, ip: int, isn: int | None = None) -> Host:
@@ -153,6 +165,78 @@ class Network:
             from tcplab.net.wire import set_ttl
             copy.wire = set_ttl(pkt.wire, pkt.ttl - 1)
         return copy
+
+    # -- packets on links: queries and live actions (not on the hot path) ---------------------
+    def pending_arrivals(self) -> list[tuple[Handle, Packet, "Channel"]]:
+        """(handle, packet, channel) of every packet whose arrival at the far end of a link is
+        scheduled now (being serialised or propagating), in arrival order. A packet whose fate
+        is already sealed (lost on the link, its DROP pending) is not among them. Scans the
+        scheduler's heap: costs O(pending events) per call."""
+        found = []
+        for _, _, h in self.sched._heap:
+            if h.cancelled:
+                continue
+            cb = h.callback
+            if getattr(cb, "__name__", None) == "receive" and isinstance(getattr(cb, "__self__", None), Node):
+                found.append(h)
+        found.sort(key=lambda h: (h.time, h.seq))
+        return [(h, h.args[0], h.args[1]) for h in found]
+
+    def arrival_of(self, uid: int) -> tuple[Handle, Packet, "Channel"] | None:
+        """The pending arrival of packet ``uid`` on a link, or None if it is on none now."""
+        for entry in self.pending_arrivals():
+            if entry[1].uid == uid:
+                return entry
+        return None
+
+    def in_flight(self) -> list[tuple[int, int, int, int, int]]:
+        """``(uid, link id, direction, start ns, arrival ns)`` of every packet on a link now, in
+        arrival order; start is the time of its HOP row on that link."""
+        tr = self.trace
+        n = len(tr)
+        if n > self._hop_scanned:
+            m = tr.matrix(self._hop_scanned, n)
+            hops = m[m[:, 1] == _HOP]
+            starts = self._hop_start
+            for t, uid, link in zip(hops[:, 0].tolist(), hops[:, 4].tolist(), hops[:, 5].tolist()):
+                starts[(uid, link)] = t
+            self._hop_scanned = n
+        starts = self._hop_start
+        keep: dict[tuple[int, int], int] = {}
+        out = []
+        for h, pkt, ch in self.pending_arrivals():
+            key = (pkt.uid, ch.link.id)
+            start = starts.get(key, -1)
+            keep[key] = start
+            out.append((pkt.uid, ch.link.id, ch.direction, start, h.time))
+        self._hop_start = keep
+        return out
+
+    def drop_in_flight(self, handle: Handle, pkt: Packet, ch: "Channel") -> None:
+        """Take a packet off its link now (its arrival never happens): DROP, reason USER."""
+        handle.cancel()
+        self.drop(pkt, -1, DropReason.USER, ch.link.id, 0, ch.direction)
+
+    def duplicate_in_flight(self, handle: Handle, pkt: Packet, ch: "Channel") -> Packet:
+        """Copy a packet on its link, as the link's ``dup`` impairment does: the copy (new uid,
+        ALTER c=0, then its HOP row at this instant) arrives 1 ns after the original."""
+        copy = self.duplicate(pkt, ch)
+        arrival = handle.time + 1
+        self.trace.push((self.sched.now, _HOP, ch.src.id, -1, copy.uid, ch.link.id, arrival,
+                         copy.ttl, ch.direction))
+        self.sched.schedule_at(arrival, handle.callback, copy, ch)
+        return copy
+
+    def delay_in_flight(self, handle: Handle, pkt: Packet, ch: "Channel", delay: int) -> int:
+        """Hold a packet on its link ``delay`` ns longer (later packets may overtake it); traced
+        as ALTER c=2 with the new arrival time in ``Trace.extra``. Returns that time."""
+        arrival = handle.time + delay
+        callback, args = handle.callback, handle.args
+        handle.cancel()
+        self.sched.schedule_at(arrival, callback, *args)
+        self.trace.emit(self.sched.now, EventKind.ALTER, ch.src.id, -1, pkt.uid, ch.link.id,
+                        pkt.uid, 2, ch.direction, extra=arrival)
+        return arrival
 
     # -- running -----------------------------------------------------------------------------
     def run(self, until: int | None = None, max_events: int | None = None) -> int:

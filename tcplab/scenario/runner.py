@@ -3,6 +3,23 @@
 ``Run`` is what the CLI and the GUI controller hold: ``run(until)`` advances the engine,
 ``trace`` records everything, ``set_link`` and ``add_rule`` are the knobs and targeted faults
 (recorded in the trace as they apply), ``summary()`` is the machine-readable outcome.
+
+Live user actions (the GUI, between time slices) go through ``apply(action)``: a plain
+JSON-able dict, checked, applied at ``now``, traced as a USER event and recorded in
+``actions`` as ``(time ns, action)``. An action takes effect after every event due at or
+before ``now`` has run, so its effect depends only on its time, not on how the run was sliced;
+``replay_actions(actions)`` on a fresh ``Run`` of the same scenario and seed reproduces the
+trace exactly. Actions (see ``apply`` for the checks):
+
+``{"op": "set_link", "link": "r1-r2", "param": "loss", "value": 0.05, "direction": None}``
+    change a link parameter, the value in scenario-file units (a bare number of a duration
+    is seconds: 0.005 or "5ms"; bandwidth bits/s or "10Mbps"); direction 0/1 counts in the
+    order the link is named in the action, None both. Durations over an hour are refused.
+``{"op": "drop_next", "link": "r1-r2", "from": None}``
+    drop the next segment to start onto the link (leaving node ``from``, or either way).
+``{"op": "packet", "uid": 17, "what": "drop" | "duplicate" | "delay", "delay": 50_000_000}``
+    act on a packet on a link now (see ``in_flight()``): take it off the link, copy it (the
+    copy arrives 1 ns after it), or make it arrive ``delay`` ns (int) or "50ms" later.
 """
 
 from __future__ import annotations
@@ -17,8 +34,9 @@ from tcplab.net.network import Network, TopologyError
 from tcplab.net.node import Host
 from tcplab.net.packet import ip_from_str, ip_str
 from tcplab.scenario.spec import LINK_KEYS, Scenario, ScenarioError
+from tcplab.scenario.units import parse_duration
 from tcplab.sim.clock import SEC
-from tcplab.trace.events import TcpState
+from tcplab.trace.events import DropReason, EventKind, TcpState, UserOp
 from tcplab.trace.store import Trace
 
 ADDRESS_BASE = ip_from_str("192.0.2.0")   # TEST-NET-1 (RFC 5737): documentation addresses
@@ -36,6 +54,8 @@ class Run:
         self.apps: list[Application] = []
         self.keep_data = keep_data
         self.wall = 0.0
+        #: Live user actions applied so far: (simulated time ns, action dict), in order.
+        self.actions: list[tuple[int, dict[str, Any]]] = []
         try:
             self._build()
         except TopologyError as e:
@@ -124,6 +144,11 @@ class Run:
     def set_link(self, link_name: str, param: str, value, direction: int | None = None) -> None:
         """Change a link parameter now. ``value`` may be in file units ("5ms", "10Mbps", 0.01).
         Raises ValueError naming the problem; nothing changes then."""
+        link, converted, direction = self._link_change(link_name, param, value, direction)
+        link.set(param, converted, direction)
+
+    def _link_change(self, link_name: str, param: str, value, direction: int | None):
+        """(link, converted value, direction in the link's own order) for ``set_link``."""
         if param not in LINK_KEYS:
             raise ValueError(f"unknown link parameter {param!r}; known: {', '.join(LINK_KEYS)}")
         try:
@@ -133,7 +158,7 @@ class Run:
         link = self.net.link(link_name)
         if direction is not None and link.name != link_name:
             direction = 1 - direction   # named the other way round
-        link.set(param, converted, direction)
+        return link, converted, direction
 
     def add_rule(self, link_name: str, rule: PacketRule, from_node: str | None = None) -> None:
         """Attach a targeted fault to a link: in the direction leaving ``from_node``, or both."""
@@ -144,6 +169,169 @@ class Run:
                 ch.rules.append(rule)
         else:
             link.channel_from(self.net.nodes[from_node]).rules.append(rule)
+
+    # -- live user actions ---------------------------------------------------------------------
+    def apply(self, action: dict[str, Any]) -> None:
+        """Apply one user action at the current simulated time (between slices), trace it as
+        a USER event (the action in ``Trace.extra``) followed by the network's response, and
+        append ``(now, action)`` to ``actions``, the action normalised: every key present, in a
+        fixed order, values as given. Events due at ``now`` run first.
+
+        Raises ValueError naming the problem (unknown op or key, missing key, bad value,
+        unknown link or node, ``packet N is not on a link now``); nothing changes and nothing
+        is recorded then."""
+        if not isinstance(action, dict):
+            raise ValueError(f"an action is a dict with an 'op', not {type(action).__name__}")
+        self.run(until=self.now)   # what is due now happens before the user acts
+        record, do = self._prepare(action)
+        self.actions.append((self.now, record))
+        do(record)
+
+    def replay_actions(self, actions, until: int | None = None) -> None:
+        """Apply recorded ``(time ns, action)`` pairs (``Run.actions`` of an earlier run, or as
+        read back from JSON) in order, running the engine up to each time first, then on to
+        ``until`` if given. On a fresh ``Run`` of the same scenario and seed the trace is
+        identical to the recorded run's at every common time."""
+        for t, action in actions:
+            if t < self.now:
+                raise ValueError(f"action {action!r} at {t} ns comes before now ({self.now} ns)")
+            self.run(until=t)
+            self.apply(action)
+        if until is not None:
+            self.run(until=until)
+
+    def in_flight(self) -> list[tuple[int, int, int, int, int]]:
+        """``(uid, link id, direction, start ns, arrival ns)`` of every packet on a link now
+        (being serialised or propagating: its arrival is pending), in arrival order. Start is
+        its HOP row's time; arrival includes any hold-back. Packets already doomed to be lost
+        on the link are not listed. Scans the scheduler: call it when needed, not per event."""
+        return self.net.in_flight()
+
+    _ACTION_KEYS = {
+        "set_link": (("link", "param", "value"), ("direction",)),
+        "drop_next": (("link",), ("from",)),
+        "packet": (("uid", "what"), ("delay",)),
+    }
+
+    def _prepare(self, action: dict[str, Any]):
+        """Check ``action`` against the network as it is now; return (normalised record, a
+        function that applies it). Changes nothing."""
+        op = action.get("op")
+        if not isinstance(op, str) or op not in self._ACTION_KEYS:
+            raise ValueError(f"unknown action op {op!r}; known: {', '.join(self._ACTION_KEYS)}")
+        required, optional = self._ACTION_KEYS[op]
+        unknown = [k for k in action if k != "op" and k not in required and k not in optional]
+        if unknown:
+            raise ValueError(f"{op}: unknown key {unknown[0]!r}; "
+                             f"expected {', '.join(required + optional)}")
+        missing = [k for k in required if k not in action]
+        if missing:
+            raise ValueError(f"{op}: missing key {missing[0]!r}")
+        return getattr(self, "_prepare_" + op)(action)
+
+    def _user_row(self, op: UserOp, record: dict[str, Any], link: int = -1, c: int = 0,
+                  direction: int = -1, pkt: int = -1) -> None:
+        self.trace.emit(self.now, EventKind.USER, -1, -1, pkt, int(op), link, c, direction,
+                        extra=dict(record))
+
+    def _find_link(self, op: str, name) -> Any:
+        if not isinstance(name, str):
+            raise ValueError(f"{op}: link must be a name like 'r1-r2', not {name!r}")
+        return self.net.link(name)   # TopologyError (a ValueError) names the known links
+
+    def _prepare_set_link(self, action: dict[str, Any]):
+        name, param, value = action["link"], action["param"], action["value"]
+        direction = action.get("direction")
+        link = self._find_link("set_link", name)
+        if not isinstance(param, str):
+            raise ValueError(f"set_link: param must be a parameter name, not {param!r}")
+        if direction is not None and (isinstance(direction, bool) or direction not in (0, 1)):
+            raise ValueError(f"set_link: direction must be None, 0 or 1, not {direction!r}")
+        if not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"set_link: value must be a number, a string or a boolean, "
+                             f"not {type(value).__name__}")
+        _, converted, own_dir = self._link_change(name, param, value, direction)
+        if param in ("delay", "jitter", "reorder_delay") and converted > 3600 * SEC:
+            # File units: a bare number of a duration is seconds. A number meant as ns would
+            # silently become years; refuse it loudly instead.
+            raise ValueError(f"set_link: {param} {value!r} is more than an hour: a number is in "
+                             f"seconds (as in scenario files); write \"5ms\" or 0.005")
+        link.check(param, converted, own_dir)
+        record = {"op": "set_link", "link": name, "param": param, "value": value,
+                  "direction": direction}
+
+        def do(record):
+            self._user_row(UserOp.SET_LINK, record, link.id,
+                           direction=-1 if own_dir is None else own_dir)
+            link.set(param, converted, own_dir)
+        return record, do
+
+    def _prepare_drop_next(self, action: dict[str, Any]):
+        name, src = action["link"], action.get("from")
+        link = self._find_link("drop_next", name)
+        if src is not None:
+            if not isinstance(src, str) or src not in self.net.nodes:
+                raise ValueError(f"drop_next: unknown node {src!r}")
+            node = self.net.nodes[src]
+            if node is not link.a and node is not link.b:
+                raise ValueError(f"drop_next: {src} is not an end of link {link.name}")
+        record = {"op": "drop_next", "link": name, "from": src}
+
+        def do(record):
+            direction = -1 if src is None else link.channel_from(self.net.nodes[src]).direction
+            self._user_row(UserOp.DROP_NEXT, record, link.id, direction=direction)
+            rule = PacketRule(SegmentFilter(), "drop", start=self.now, label="user: drop next",
+                              reason=DropReason.USER)
+            self.add_rule(link.name, rule, src)
+        return record, do
+
+    def _prepare_packet(self, action: dict[str, Any]):
+        uid, what = action["uid"], action["what"]
+        if isinstance(uid, bool) or not isinstance(uid, int) or uid < 0:
+            raise ValueError(f"packet: uid must be a packet number (an integer >= 0), not {uid!r}")
+        if what not in ("drop", "duplicate", "delay"):
+            raise ValueError(f"packet: what must be 'drop', 'duplicate' or 'delay', not {what!r}")
+        record = {"op": "packet", "uid": uid, "what": what}
+        delay = 0
+        if what == "delay":
+            if "delay" not in action:
+                raise ValueError("packet: 'delay' needs a 'delay' (ns, or a string like \"50ms\")")
+            raw = action["delay"]
+            if isinstance(raw, str):
+                try:
+                    delay = parse_duration(raw)
+                except ValueError as e:
+                    raise ValueError(f"packet: delay: {e}") from None
+            elif isinstance(raw, int) and not isinstance(raw, bool):
+                delay = raw
+            else:
+                raise ValueError(f"packet: delay must be an integer number of ns or a string "
+                                 f"like \"50ms\", not {raw!r}")
+            if delay <= 0:
+                raise ValueError(f"packet: delay must be positive, not {raw!r}")
+            record["delay"] = raw
+        elif "delay" in action:
+            raise ValueError(f"packet: 'delay' only goes with what='delay', not {what!r}")
+        found = self.net.arrival_of(uid)
+        if found is None:
+            raise ValueError(f"packet {uid} is not on a link now")
+        handle, pkt, ch = found
+        net = self.net
+
+        def do(record):
+            link, d = ch.link.id, ch.direction
+            if what == "drop":
+                self._user_row(UserOp.DROP, record, link, handle.time, d, uid)
+                net.drop_in_flight(handle, pkt, ch)
+            elif what == "duplicate":
+                copy_uid = len(self.trace.packets)    # the uid the copy will get
+                self._user_row(UserOp.DUPLICATE, record, link, copy_uid, d, uid)
+                copy = net.duplicate_in_flight(handle, pkt, ch)
+                assert copy.uid == copy_uid
+            else:
+                self._user_row(UserOp.DELAY, record, link, handle.time + delay, d, uid)
+                net.delay_in_flight(handle, pkt, ch, delay)
+        return record, do
 
     # -- running -------------------------------------------------------------------------------
     def run(self, until: int | None = None, max_events: int | None = None) -> int:

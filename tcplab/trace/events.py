@@ -51,7 +51,7 @@ class EventKind(IntEnum):
     #: The application read from the receive buffer. a=bytes b=total read so far
     APP_READ = 12
     #: A packet started onto a link. node=sending node a=link id b=arrival time at the far end
-    #: c=TTL d=direction (0: a->b, 1: b->a)
+    #: (a later ALTER c=2 row for the packet may move it) c=TTL d=direction (0: a->b, 1: b->a)
     HOP = 13
     #: A packet arrived at a node from a link. a=link id b=TTL c=0 d=direction
     ARRIVE = 14
@@ -61,7 +61,10 @@ class EventKind(IntEnum):
     #: A node crashed (a=0) or restarted (a=1).
     NODE = 16
     #: A packet was altered on a link. a=link id b=original uid c=what (0 duplicate, 1 corrupt,
-    #: 2 reordered/delayed) d=direction
+    #: 2 reordered/delayed) d=direction. pkt is the packet that travels on: for a duplicate the
+    #: copy (new uid, whose HOP row follows), otherwise the original. ``Trace.extra`` holds the
+    #: damaged datagram bytes (c=1) or the packet's new arrival time in ns (c=2), which replaces
+    #: the arrival time of its HOP row.
     ALTER = 17
     #: The application closed (a=0), aborted (a=1) or opened (a=2, active; 3 passive).
     #: A passive open is traced twice: when the application starts listening (conn=-1,
@@ -76,6 +79,18 @@ class EventKind(IntEnum):
     #: The sender's SACK scoreboard changed (RFC 6675). a=SACKed bytes b=number of ranges;
     #: ``Trace.extra`` holds the SACKed (start_seq, end_seq) ranges, absolute.
     SACKED = 21
+    #: The user acted on the running network (``Run.apply``). a=:class:`UserOp` b=link id (-1
+    #: none) c=per op: DROP the arrival time the packet would have had, DUPLICATE the copy's uid,
+    #: DELAY the new arrival time, otherwise 0; d=direction (-1 both or not yet known);
+    #: pkt=the packet acted on (-1 for link actions). ``Trace.extra`` holds the action dict as
+    #: recorded in ``Run.actions``. The network's response follows in the same instant
+    #: (LINK_SET; DROP with reason USER; ALTER and the copy's HOP; ALTER c=2).
+    USER = 22
+    #: A packet has to wait in a link's transmit queue (the transmitter is busy). node=sending
+    #: node a=link id b=queue length in packets after adding it (never more than the link's
+    #: ``queue`` parameter) c=0 d=direction. It leaves the queue at its HOP row on that link (or
+    #: its DROP there when the link goes down or the sending host crashes), in FIFO order.
+    QUEUE = 23
 
 
 class SendReason(IntEnum):
@@ -160,6 +175,17 @@ class DropReason(IntEnum):
     HOST_DOWN = 8        # the node had crashed
     MTU = 9              # larger than the link MTU with DF set
     NOT_FOR_US = 10
+    USER = 11            # the user dropped it live (Run.apply: a packet on a link, or drop_next)
+
+
+class UserOp(IntEnum):
+    """Which live user action a USER event records (``Run.apply``)."""
+
+    SET_LINK = 0         # a link parameter changed (LINK_SET rows follow)
+    DROP_NEXT = 1        # the next segment to start onto the link will be dropped
+    DROP = 2             # a packet on a link was dropped
+    DUPLICATE = 3        # a packet on a link was duplicated
+    DELAY = 4            # a packet on a link was held back
 
 
 class TimerKind(IntEnum):

@@ -2,7 +2,8 @@
 
 Clients are drawn on the left, servers on the right; each segment is an arrow labelled with its
 flags, sequence and acknowledgment numbers, and the narration explains it underneath. Drops,
-state changes, timer expiries and faults appear where they happen.
+state changes, timer expiries, faults and the user's live actions appear where they happen
+(``verbose`` adds every other row: hops, arrivals, queueing, variables...).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tcplab.trace.narrate import Narrator
 
 SHOWN = frozenset({EventKind.SEG_SENT, EventKind.SEG_RECV, EventKind.DROP, EventKind.STATE,
                    EventKind.TIMER_EXPIRE, EventKind.OOO, EventKind.LINK_SET, EventKind.NODE,
-                   EventKind.APP_CALL, EventKind.DETECT})
+                   EventKind.APP_CALL, EventKind.DETECT, EventKind.USER})
 #: Receipts worth a line of their own (the ordinary ones are implied by the arrows).
 NOTABLE_RECEIPTS = frozenset({RecvOutcome.OUT_OF_ORDER, RecvOutcome.FILLED_HOLE,
                               RecvOutcome.DUPLICATE, RecvOutcome.OUT_OF_WINDOW,
@@ -125,6 +126,9 @@ class Ladder:
                        f"{self._arrow(label, rightward, uid in lost)}  {rname}")
             elif kind == EventKind.DROP:
                 yield f"{stamp}  {'':<{self.lane_w}}  {'X  ' + self.narrator.explain(i)}"
+                continue
+            elif kind == EventKind.USER:
+                yield f"{stamp}  {'you':<{self.lane_w}}  >> {self.narrator.explain(i)}"
                 continue
             else:
                 who = tr.nodes[node] if node >= 0 else ""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from tcplab.net.packet import (FIN, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, RST, SYN,
                                flags_str)
-from tcplab.sim.clock import fmt_duration
+from tcplab.sim.clock import fmt_duration, fmt_time
 from tcplab.trace import typed as T
 from tcplab.trace.events import (TIME_VARS, Detection, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
-                                 TimerKind)
+                                 TimerKind, UserOp)
 
 MASK = 0xFFFFFFFF
 
@@ -42,6 +42,7 @@ DROP_MEANING = {
     DropReason.HOST_DOWN: "the receiving host is down",
     DropReason.MTU: "larger than the link MTU with Don't Fragment set",
     DropReason.NOT_FOR_US: "addressed to another host",
+    DropReason.USER: "you dropped it",
 }
 
 TIMER_NAME = {
@@ -352,8 +353,52 @@ class Narrator:
 
     def _Hop(self, ev: T.Hop) -> str:
         tr = self.trace
+        if 0 <= ev.pkt < len(tr.packets) and getattr(tr.packets[ev.pkt], "dup_of", -1) >= 0:
+            return (f"a copy of {self.packet_label(ev.pkt)} travels on link "
+                    f"{tr.links[ev.link].name} from {tr.nodes[ev.node]}, arriving in "
+                    f"{fmt_duration(ev.arrival - ev.t)}")
         return (f"{self.packet_label(ev.pkt)} leaves {tr.nodes[ev.node]} on link "
                 f"{tr.links[ev.link].name}, arriving in {fmt_duration(ev.arrival - ev.t)}")
+
+    def _Queued(self, ev: T.Queued) -> str:
+        tr = self.trace
+        waiting = "1 packet" if ev.length == 1 else f"{ev.length} packets"
+        return (f"{self.packet_label(ev.pkt)} waits in {tr.nodes[ev.node]}'s transmit queue for "
+                f"link {tr.links[ev.link].name} while the link is busy sending ({waiting} "
+                f"waiting, drop-tail)")
+
+    def _direction(self, link: int, direction: int) -> str:
+        tr = self.trace
+        info = tr.links[link]
+        a, b = tr.nodes[info.a], tr.nodes[info.b]
+        return "both directions" if direction < 0 else (f"{a}->{b}" if direction == 0 else f"{b}->{a}")
+
+    def _UserAction(self, ev: T.UserAction) -> str:
+        tr = self.trace
+        act = ev.action
+        name = tr.links[ev.link].name if ev.link >= 0 else str(act.get("link", "?"))
+        way = self._direction(ev.link, ev.direction) if ev.link >= 0 else "?"
+        if ev.op == UserOp.SET_LINK:
+            param, value = act.get("param"), act.get("value")
+            if param == "up":
+                return f"You {'restore' if value else 'cut'} link {name} ({way})"
+            return f"You set {param} of link {name} ({way}) to {value}"
+        if ev.op == UserOp.DROP_NEXT:
+            which = "in either direction" if ev.direction < 0 else way
+            return f"You ask link {name} to drop the next segment that starts onto it ({which})"
+        label = self.packet_label(ev.pkt)
+        if ev.op == UserOp.DROP:
+            return (f"You dropped segment {label} on link {name} ({way}): it never arrives; "
+                    f"if it carried data, the sender has to notice the loss and send it again")
+        if ev.op == UserOp.DUPLICATE:
+            return (f"You duplicated segment {label} on link {name} ({way}): a copy, packet "
+                    f"#{ev.detail}, arrives right behind it")
+        if ev.op == UserOp.DELAY:
+            delay = act.get("delay")
+            held = fmt_duration(delay) if isinstance(delay, int) else str(delay)
+            return (f"You held back segment {label} on link {name} ({way}) by {held}: it now "
+                    f"arrives at {fmt_time(ev.detail)}, and packets sent after it may overtake it")
+        return f"You acted: {act}"
 
     def _Arrived(self, ev: T.Arrived) -> str:
         return f"{self.packet_label(ev.pkt)} arrives at {self.trace.nodes[ev.node]}"
@@ -374,12 +419,18 @@ class Narrator:
         return f"{name} crashes: its connections vanish without FIN or RST"
 
     def _PacketAltered(self, ev: T.PacketAltered) -> str:
-        link = self.trace.links[ev.link].name
+        tr = self.trace
+        link = tr.links[ev.link].name
+        prev = ev.index - 1
+        asked = (" as you asked" if prev >= 0 and tr.kind[prev] == EventKind.USER
+                 and tr.pkt[prev] == ev.original else "")
         if ev.what == "duplicate":
-            return f"link {link} duplicates {self.packet_label(ev.original)}"
+            return f"link {link} duplicates {self.packet_label(ev.original)}{asked}"
         if ev.what == "corrupt":
             return f"link {link} flips a bit in {self.packet_label(ev.original)}"
-        return f"link {link} holds back {self.packet_label(ev.original)}: later packets overtake it"
+        until = f" until {fmt_time(ev.arrival)}" if ev.arrival is not None else ""
+        return (f"link {link} holds back {self.packet_label(ev.original)}{until}{asked}: later "
+                f"packets overtake it")
 
     def _AppCall(self, ev: T.AppCall) -> str:
         if ev.conn < 0:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tcplab.trace.events import (Detection, DropReason, EventKind, RecvOutcome, SendReason, TcpState,
-                                 TimerKind, Var)
+                                 TimerKind, UserOp, Var)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +162,7 @@ class PacketAltered(Event):
     original: int
     what: str         # duplicate / corrupt / delay
     direction: int
+    arrival: int | None = None    # delay: the packet's new arrival time (ns)
     kind: ClassVar[EventKind] = EventKind.ALTER
 
 
@@ -191,6 +192,24 @@ class ScoreboardChanged(Event):
     sacked_bytes: int
     ranges: tuple     # ((start_seq, end_seq), ...) SACKed, absolute
     kind: ClassVar[EventKind] = EventKind.SACKED
+
+
+@dataclass(frozen=True, slots=True)
+class UserAction(Event):
+    op: UserOp
+    link: int         # -1 when the action names no link
+    detail: int       # DROP: old arrival, DUPLICATE: the copy's uid, DELAY: new arrival, else 0
+    direction: int    # -1 both or not known yet
+    action: dict      # the action as recorded in Run.actions
+    kind: ClassVar[EventKind] = EventKind.USER
+
+
+@dataclass(frozen=True, slots=True)
+class Queued(Event):
+    link: int
+    length: int       # packets waiting after this one joined
+    direction: int
+    kind: ClassVar[EventKind] = EventKind.QUEUE
 
 
 _ALTER = {0: "duplicate", 1: "corrupt", 2: "delay"}
@@ -236,7 +255,8 @@ def make_event(trace, i: int) -> Event:
     if k == EventKind.NODE:
         return NodeChanged(*base, bool(a))
     if k == EventKind.ALTER:
-        return PacketAltered(*base, a, b, _ALTER.get(c, "?"), d)
+        return PacketAltered(*base, a, b, _ALTER.get(c, "?"), d,
+                             trace.extra.get(i) if c == 2 else None)
     if k == EventKind.APP_CALL:
         return AppCall(*base, _CALLS.get(a, "?"))
     if k == EventKind.DETECT:
@@ -245,4 +265,8 @@ def make_event(trace, i: int) -> Event:
         return CongestionStateChanged(*base, trace.extra.get(i, ()))
     if k == EventKind.SACKED:
         return ScoreboardChanged(*base, a, trace.extra.get(i, ()))
+    if k == EventKind.USER:
+        return UserAction(*base, UserOp(a), b, c, d, trace.extra.get(i, {}))
+    if k == EventKind.QUEUE:
+        return Queued(*base, a, b, d)
     raise ValueError(f"event {i} has an unknown kind {kind}")
