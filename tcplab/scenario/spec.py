@@ -7,16 +7,21 @@ plain, checked Python values (ns, bits/s, TcpConfig) and reports the first probl
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NoReturn
 
 from tcplab.apps import APP_TYPES
 from tcplab.net.link import ChannelParams
 from tcplab.net.packet import ip_from_str
 from tcplab.scenario.units import parse_duration, parse_rate
 from tcplab.tcp.config import BOOL_OPTIONS, TIME_OPTIONS, TcpConfig, check_config, option_names
+
+
+#: Reports a problem: ``fail(key_path, why)``; it never returns.
+Fail = Callable[[str, str], NoReturn]
 
 
 class ScenarioError(ValueError):
@@ -137,6 +142,25 @@ FAULT_KEYS = {"action": _str, "at": _nonneg_duration, "link": _str, "from": _nam
               "value": lambda v: v, "side": _str, "label": _str}
 
 
+def value_kind(conv) -> str:
+    """What a converter of the tables above reads: "duration" (seconds or "5ms"), "rate" (bits/s
+    or "10Mbps"), "probability", "bool", "text", "table", or "integer" (everything else)."""
+    if conv is dict:
+        return "table"
+    return {parse_rate: "rate", _nonneg_duration: "duration", _pos_duration: "duration",
+            _prob: "probability", _bool: "bool", _str: "text", _name: "text",
+            _address: "text"}.get(conv, "integer")
+
+
+def tcp_option_kind(name: str) -> str:
+    """The kind of value (as :func:`value_kind`) TCP option ``name`` takes."""
+    if name in TIME_OPTIONS:
+        return "duration"
+    if name in BOOL_OPTIONS:
+        return "bool"
+    return "text" if name == "cc" else "integer"
+
+
 # ---------------------------------------------------------------------------------- spec
 @dataclass
 class LinkSpec:
@@ -190,6 +214,8 @@ class Scenario:
     links: list[LinkSpec]
     apps: list[AppSpec]
     faults: list[FaultSpec]
+    #: Canvas positions of nodes from ``[layout]`` (only the editor uses them).
+    layout: dict[str, tuple[float, float]] = field(default_factory=dict)
     raw: dict = field(repr=False, default_factory=dict)
 
 
@@ -261,47 +287,26 @@ def apply_override(raw: dict, item: str, source: str = "<scenario>") -> None:
     node[parts[-1]] = value
 
 
+#: Top-level tables of a scenario file, in the order they are written.
+SECTIONS = ("scenario", "tcp", "hosts", "routers", "links", "apps", "faults", "layout")
+
+
 def validate(raw: dict, source: str, name: str) -> Scenario:
+    """Check every table of ``raw`` and turn it into a :class:`Scenario`; the first problem is
+    raised as ``ScenarioError("SOURCE: key.path: problem")``."""
     def fail(key: str, why: str):
         raise ScenarioError(f"{source}: {key}: {why}")
 
-    def check(table: Any, where: str, schema: dict) -> dict:
-        if not isinstance(table, dict):
-            fail(where, f"expected a table, got {table!r}")
-        out = {}
-        for k, v in table.items():
-            if k not in schema:
-                fail(f"{where}.{k}" if where else k,
-                     f"unknown key; known keys: {', '.join(sorted(schema))}")
-            conv = schema[k]
-            if conv is dict:
-                if not isinstance(v, dict):
-                    fail(f"{where}.{k}", "expected a table")
-                out[k] = v
-                continue
-            try:
-                out[k] = conv(v)
-            except ValueError as e:
-                fail(f"{where}.{k}" if where else k, str(e))
-        return out
-
-    top = {"scenario", "tcp", "hosts", "routers", "links", "apps", "faults"}
     for k in raw:
-        if k not in top:
-            fail(k, f"unknown section; sections: {', '.join(sorted(top))}")
-    meta = check(raw.get("scenario", {}), "scenario", SCENARIO_KEYS)
-    tcp = _tcp_config(raw.get("tcp", {}), "tcp", TcpConfig(), fail)
+        if k not in SECTIONS:
+            fail(k, f"unknown section; sections: {', '.join(sorted(SECTIONS))}")
+    meta = check_table(raw.get("scenario", {}), "scenario", SCENARIO_KEYS, fail)
+    tcp = tcp_config(raw.get("tcp", {}), "tcp", TcpConfig(), fail)
 
     hosts_raw = raw.get("hosts", {})
     if not isinstance(hosts_raw, dict) or not hosts_raw:
         fail("hosts", "a scenario needs at least two hosts")
-    hosts = {}
-    for h, table in hosts_raw.items():
-        try:
-            _name(h)
-        except ValueError as e:
-            fail(f"hosts.{h}", str(e))
-        hosts[h] = check(table, f"hosts.{h}", HOST_KEYS)
+    hosts = {h: host_values(h, table, fail) for h, table in hosts_raw.items()}
     if len(hosts) < 2:
         fail("hosts", "a scenario needs at least two hosts")
     routers_raw = raw.get("routers", {})
@@ -309,21 +314,13 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
         fail("routers", "expected a table of routers, e.g. [routers.r1]")
     routers = []
     for r, table in routers_raw.items():
-        try:
-            _name(r)
-        except ValueError as e:
-            fail(f"routers.{r}", str(e))
+        check_name(r, f"routers.{r}", fail)
         if r in hosts:
             fail(f"routers.{r}", f"duplicate node name: {r!r} is also a host")
-        check(table, f"routers.{r}", ROUTER_KEYS)
+        check_table(table, f"routers.{r}", ROUTER_KEYS, fail)
         routers.append(r)
     nodes = set(hosts) | set(routers)
-    seen_addr: dict[str, str] = {}
-    for h, t in hosts.items():
-        if "address" in t:
-            if t["address"] in seen_addr:
-                fail(f"hosts.{h}.address", f"{t['address']} is already the address of {seen_addr[t['address']]}")
-            seen_addr[t["address"]] = h
+    check_addresses(hosts, fail)
 
     links = []
     links_raw = raw.get("links", {})
@@ -331,68 +328,18 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
         fail("links", "expected a table of links, e.g. [links.client-router]")
     pairs = set()
     for lname, table in links_raw.items():
-        a, sep, b = lname.partition("-")
-        where = f"links.{lname}"
-        if not sep:
-            fail(where, "a link is named after its ends: NODE-NODE")
-        for end in (a, b):
-            if end not in nodes:
-                fail(where, f"unknown node {end!r}; nodes: {', '.join(sorted(nodes))}")
-        if a == b:
-            fail(where, "a link needs two different nodes")
-        if frozenset((a, b)) in pairs:
-            fail(where, f"duplicate link between {a} and {b}")
-        pairs.add(frozenset((a, b)))
-        if not isinstance(table, dict):
-            fail(where, "expected a table")
-        both = {k: v for k, v in table.items() if k not in ("forward", "reverse")}
-        base = {**LINK_DEFAULTS, **check(both, where, LINK_KEYS)}
-        dirs = []
-        for d in ("forward", "reverse"):
-            extra = check(table.get(d, {}), f"{where}.{d}", LINK_KEYS)
-            dirs.append(ChannelParams(**{**base, **extra}))
-        for d, params in zip(("forward", "reverse"), dirs):
-            try:
-                params.check()
-            except ValueError as e:
-                fail(f"{where}.{d}", str(e))
-        links.append(LinkSpec(a, b, dirs[0], dirs[1]))
+        ls = link_spec(lname, table, nodes, fail)
+        if frozenset((ls.a, ls.b)) in pairs:
+            fail(f"links.{lname}", f"duplicate link between {ls.a} and {ls.b}")
+        pairs.add(frozenset((ls.a, ls.b)))
+        links.append(ls)
 
     _check_connected(hosts, links, fail)
 
-    apps = []
     apps_raw = raw.get("apps", {})
     if not isinstance(apps_raw, dict):
         fail("apps", "expected a table of applications, e.g. [apps.web]")
-    for aname, table in apps_raw.items():
-        where = f"apps.{aname}"
-        try:
-            _name(aname)
-        except ValueError as e:
-            fail(where, str(e))
-        if not isinstance(table, dict):
-            fail(where, "expected a table")
-        kind = table.get("type")
-        if kind not in APP_TYPES:
-            fail(f"{where}.type", f"expected one of {', '.join(APP_TYPES)}, got {kind!r}")
-        vals = check(table, where, {**APP_COMMON, **APP_KEYS[kind]})
-        for side in ("client", "server"):
-            if side not in vals:
-                fail(f"{where}.{side}", "missing: which host runs this side")
-            if vals[side] not in hosts:
-                fail(f"{where}.{side}", f"{vals[side]!r} is not a host; hosts: {', '.join(sorted(hosts))}")
-        if vals["client"] == vals["server"]:
-            fail(where, "client and server must be different hosts")
-        if "port" not in vals:
-            fail(f"{where}.port", "missing: the server's port")
-        shared = _tcp_config(vals.get("tcp", {}), f"{where}.tcp", tcp, fail)
-        ctcp = _tcp_config(vals.get("client_tcp", {}), f"{where}.client_tcp", shared, fail)
-        stcp = _tcp_config(vals.get("server_tcp", {}), f"{where}.server_tcp", shared, fail)
-        params = {k: v for k, v in vals.items() if k in APP_KEYS[kind]}
-        apps.append(AppSpec(aname, kind, vals["client"], vals["server"], vals["port"], ctcp, stcp,
-                            vals.get("start", 0), vals.get("read_rate", 0),
-                            vals.get("client_read_rate", 0), vals.get("client_port"),
-                            vals.get("close_delay", 0), params))
+    apps = [app_spec(aname, table, hosts, tcp, fail) for aname, table in apps_raw.items()]
     listen = {}
     for app in apps:
         key = (app.server, app.port)
@@ -408,7 +355,7 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
     link_names = {ls.name for ls in links} | {f"{ls.b}-{ls.a}" for ls in links}
     for i, table in enumerate(faults_raw):
         where = f"faults[{i}]"
-        vals = check(table, where, FAULT_KEYS)
+        vals = check_table(table, where, FAULT_KEYS, fail)
         action = vals.get("action")
         if action not in FAULT_ACTIONS:
             fail(f"{where}.action", f"expected one of {', '.join(FAULT_ACTIONS)}, got {action!r}")
@@ -441,10 +388,146 @@ def validate(raw: dict, source: str, name: str) -> Scenario:
         faults.append(FaultSpec(action, vals.get("at", 0),
                                 {k: v for k, v in vals.items() if k not in ("action", "at")}))
 
+    layout = layout_positions(raw.get("layout", {}), [*hosts, *routers], fail)
+
     return Scenario(name=name, source=source, title=meta.get("title", name),
                     description=meta.get("description", ""), seed=meta.get("seed", 1),
                     duration=meta.get("duration", 60 * 1_000_000_000), tcp=tcp, hosts=hosts,
-                    routers=routers, links=links, apps=apps, faults=faults, raw=raw)
+                    routers=routers, links=links, apps=apps, faults=faults, layout=layout, raw=raw)
+
+
+# ------------------------------------------------------------------------- one table at a time
+# Each check takes ``fail(key, why)``, which must raise; ``validate`` passes one that raises
+# ScenarioError with the file name, the scenario editor one that raises ValueError.
+def check_table(table: Any, where: str, schema: dict, fail: Fail) -> dict:
+    """Convert every value of ``table`` with its converter in ``schema`` (a key whose
+    converter is ``dict`` must hold a table, kept as it is); unknown keys are refused."""
+    if not isinstance(table, dict):
+        fail(where, f"expected a table, got {table!r}")
+    out = {}
+    for k, v in table.items():
+        key = f"{where}.{k}" if where else k
+        if k not in schema:
+            fail(key, f"unknown key; known keys: {', '.join(sorted(schema))}" if schema
+                 else "unknown key; this table takes no keys")
+        conv = schema[k]
+        if conv is dict:
+            if not isinstance(v, dict):
+                fail(key, "expected a table")
+            out[k] = v
+            continue
+        try:
+            out[k] = conv(v)
+        except ValueError as e:
+            fail(key, str(e))
+    return out
+
+
+def check_name(name: str, where: str, fail: Fail) -> str:
+    """A host, router or application name: letters, digits and _, starting with a letter."""
+    try:
+        return _name(name)
+    except ValueError as e:
+        fail(where, str(e))
+
+
+def host_values(name: str, table: Any, fail: Fail) -> dict:
+    """The checked keys of host ``name`` (``[hosts.NAME]``)."""
+    check_name(name, f"hosts.{name}", fail)
+    return check_table(table, f"hosts.{name}", HOST_KEYS, fail)
+
+
+def check_addresses(hosts: dict[str, dict], fail: Fail) -> None:
+    """No two hosts may be given the same address."""
+    seen: dict[str, str] = {}
+    for h, t in hosts.items():
+        if "address" in t:
+            if t["address"] in seen:
+                fail(f"hosts.{h}.address", f"{t['address']} is already the address of {seen[t['address']]}")
+            seen[t["address"]] = h
+
+
+def link_spec(lname: str, table: Any, nodes, fail: Fail) -> LinkSpec:
+    """Link ``lname`` ("A-B") between two of ``nodes``, both directions' parameters merged:
+    defaults, then the keys for both directions, then ``forward`` / ``reverse``."""
+    a, sep, b = lname.partition("-")
+    where = f"links.{lname}"
+    if not sep:
+        fail(where, "a link is named after its ends: NODE-NODE")
+    for end in (a, b):
+        if end not in nodes:
+            fail(where, f"unknown node {end!r}; nodes: {', '.join(sorted(nodes))}")
+    if a == b:
+        fail(where, "a link needs two different nodes")
+    if not isinstance(table, dict):
+        fail(where, "expected a table")
+    both = {k: v for k, v in table.items() if k not in ("forward", "reverse")}
+    base = {**LINK_DEFAULTS, **check_table(both, where, LINK_KEYS, fail)}
+    dirs = []
+    for d in ("forward", "reverse"):
+        extra = check_table(table.get(d, {}), f"{where}.{d}", LINK_KEYS, fail)
+        params = ChannelParams(**{**base, **extra})
+        try:
+            params.check()
+        except ValueError as e:
+            fail(f"{where}.{d}", str(e))
+        dirs.append(params)
+    return LinkSpec(a, b, dirs[0], dirs[1])
+
+
+def app_spec(aname: str, table: Any, hosts, tcp: TcpConfig, fail: Fail) -> AppSpec:
+    """Application ``aname`` between two of ``hosts``; its TCP options are layered on ``tcp``
+    (the scenario's ``[tcp]``): first its ``tcp`` table, then ``client_tcp`` / ``server_tcp``."""
+    where = f"apps.{aname}"
+    check_name(aname, where, fail)
+    if not isinstance(table, dict):
+        fail(where, "expected a table")
+    kind = table.get("type")
+    if kind not in APP_TYPES:
+        fail(f"{where}.type", f"expected one of {', '.join(APP_TYPES)}, got {kind!r}")
+    vals = check_table(table, where, {**APP_COMMON, **APP_KEYS[kind]}, fail)
+    for side in ("client", "server"):
+        if side not in vals:
+            fail(f"{where}.{side}", "missing: which host runs this side")
+        if vals[side] not in hosts:
+            fail(f"{where}.{side}", f"{vals[side]!r} is not a host; hosts: {', '.join(sorted(hosts))}")
+    if vals["client"] == vals["server"]:
+        fail(where, "client and server must be different hosts")
+    if "port" not in vals:
+        fail(f"{where}.port", "missing: the server's port")
+    shared = tcp_config(vals.get("tcp", {}), f"{where}.tcp", tcp, fail)
+    ctcp = tcp_config(vals.get("client_tcp", {}), f"{where}.client_tcp", shared, fail)
+    stcp = tcp_config(vals.get("server_tcp", {}), f"{where}.server_tcp", shared, fail)
+    params = {k: v for k, v in vals.items() if k in APP_KEYS[kind]}
+    return AppSpec(aname, kind, vals["client"], vals["server"], vals["port"], ctcp, stcp,
+                   vals.get("start", 0), vals.get("read_rate", 0),
+                   vals.get("client_read_rate", 0), vals.get("client_port"),
+                   vals.get("close_delay", 0), params)
+
+
+def layout_position(value: Any) -> tuple[float, float]:
+    """``[x, y]``: two finite numbers, a node's place on the editor's canvas (pixels)."""
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in value)):
+        raise ValueError(f"expected [x, y], two numbers, got {value!r}")
+    if not all(math.isfinite(c) for c in value):
+        raise ValueError(f"coordinates must be finite numbers, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def layout_positions(table: Any, nodes, fail: Fail) -> dict[str, tuple[float, float]]:
+    """The ``[layout]`` table: a position for some or all of ``nodes`` (nothing else)."""
+    if not isinstance(table, dict):
+        fail("layout", "expected a table of node positions, e.g. client = [100, 200]")
+    out = {}
+    for n, value in table.items():
+        if n not in nodes:
+            fail(f"layout.{n}", f"not a node; nodes: {', '.join(sorted(nodes)) or 'none'}")
+        try:
+            out[n] = layout_position(value)
+        except ValueError as e:
+            fail(f"layout.{n}", str(e))
+    return out
 
 
 def _check_connected(hosts: dict, links: list[LinkSpec], fail) -> None:
@@ -484,7 +567,8 @@ def _check_set_path(path: str, value, link_names, where, fail) -> None:
         fail(f"{where}.value", str(e))
 
 
-def _tcp_config(table: Any, where: str, base: TcpConfig, fail) -> TcpConfig:
+def tcp_config(table: Any, where: str, base: TcpConfig, fail: Fail) -> TcpConfig:
+    """``base`` with the TCP options of ``table`` applied, checked as a whole (check_config)."""
     if not isinstance(table, dict):
         fail(where, "expected a table of TCP options")
     names = option_names()

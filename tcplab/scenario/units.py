@@ -41,3 +41,23 @@ def parse_rate(value) -> int:
         if value.strip().startswith("-"):
             raise ValueError(f"bandwidth {value!r} is negative")
     raise ValueError(f"expected a bandwidth like 10000000, \"10Mbps\" or \"100 Mb/s\", got {value!r}")
+
+
+def format_duration(ns: int) -> str:
+    """Integer ns -> the shortest readable form in the largest fitting unit: ``"5 ms"``,
+    ``"1.5 s"``, ``"200 µs"``, ``"0 s"``. parse_duration reads it back to the same ns."""
+    if ns == 0:
+        return "0 s"
+    for unit in ("s", "ms", "µs"):
+        if abs(ns) >= _TIME_UNITS[unit]:
+            return f"{ns / _TIME_UNITS[unit]:.10g} {unit}"
+    return f"{ns} ns"
+
+
+def format_rate(bps: int) -> str:
+    """Integer bits/s -> ``"10 Mb/s"``, ``"56 kb/s"``, ``"1.5 Gb/s"``, ``"0 b/s"`` (0: no limit).
+    parse_rate reads it back to the same number."""
+    for prefix in ("g", "m", "k"):
+        if bps >= _RATE_UNITS[prefix]:
+            return f"{bps / _RATE_UNITS[prefix]:.10g} {prefix.upper() if prefix != 'k' else 'k'}b/s"
+    return f"{bps:.10g} b/s"
