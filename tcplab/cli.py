@@ -3,6 +3,7 @@
     tcplab run SCENARIO|FILE [--seed N] [--set KEY=VALUE ...] [--until SECONDS]
                [--pcap OUT] [--capture NODE] [--summary] [--verbose] [--max-lines N]
     tcplab run --list
+    tcplab [SCENARIO|FILE]          open the lab window (default: the first lesson)
     tcplab --version
 
 Every error ends the program with a non-zero status and one line on stderr saying what is wrong.
@@ -56,7 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+COMMANDS = ("run",)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        return _gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -78,6 +85,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tcplab: internal error: {type(e).__name__}: {e} (set TCPLAB_DEBUG=1 for the "
               f"traceback, and please report it)", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _gui(argv: list[str]) -> int:
+    """``tcplab`` or ``tcplab FILE``: the lab window. A file that cannot be opened is reported
+    here, before any window appears."""
+    if len(argv) > 1:
+        print(f"tcplab: error: unexpected arguments after {argv[0]!r}: {' '.join(argv[1:])} "
+              "(to run headless: tcplab run SCENARIO ...)", file=sys.stderr)
+        return EXIT_USAGE
+    path = builtin_name = None
+    if argv:
+        from tcplab.scenario import ScenarioError, builtin_scenarios
+        from tcplab.scenario.document import ScenarioDocument
+        name = argv[0]
+        builtin = builtin_scenarios()
+        path = str(builtin[name]) if name in builtin and not Path(name).exists() else name
+        try:
+            ScenarioDocument.from_file(path, partial=True)
+        except ScenarioError as e:
+            print(f"tcplab: error: {e}", file=sys.stderr)
+            return EXIT_ERROR
+        if name in builtin and not Path(name).exists():
+            path, builtin_name = None, name
+    try:
+        from tcplab.gui.app import main as gui_main
+    except ImportError as e:
+        print(f"tcplab: error: the GUI needs PySide6 ({e}); the headless command still works: "
+              "tcplab run SCENARIO", file=sys.stderr)
+        return EXIT_ERROR
+    return gui_main(path, builtin=builtin_name)
 
 
 def cmd_run(args) -> int:

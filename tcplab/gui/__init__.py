@@ -1,0 +1,1 @@
+"""The PySide6 application. Only this package imports Qt or pyqtgraph."""

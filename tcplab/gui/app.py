@@ -1,0 +1,42 @@
+"""Start the lab window: ``tcplab`` (the default lesson) or ``tcplab FILE``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tcplab import __version__
+
+
+def main(path: str | None = None, builtin: str | None = None, argv: list[str] | None = None) -> int:
+    """Open the window on ``path`` (a scenario file), on the built-in scenario ``builtin``, or on
+    the default lesson, and run the Qt event loop."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from tcplab.gui import icons
+    from tcplab.gui.mainwindow import LabWindow
+    from tcplab.scenario.document import ScenarioDocument
+    from tcplab.scenario.spec import ScenarioError
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("tcplab")
+    app.setOrganizationName("tcplab")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("tcplab")
+    app.setWindowIcon(icons.app_icon())
+    doc = None
+    error = None
+    if path is not None:
+        try:
+            doc = ScenarioDocument.from_file(Path(path), partial=True)
+        except (ScenarioError, OSError) as e:
+            error = str(e)
+    elif builtin is not None:
+        doc = ScenarioDocument.from_builtin(builtin)
+    window = LabWindow(doc)
+    window.show()
+    if error:
+        QMessageBox.warning(window, "Cannot open", f"{error}\n\nThe default lesson is open instead.")
+    elif path is None and builtin is None:
+        window.offer_restore()
+    return app.exec()
