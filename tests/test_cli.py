@@ -119,3 +119,15 @@ def test_pcap_written(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "run", "handshake", "--pcap", str(out_file))
     assert code == 0 and out_file.stat().st_size > 100
     assert "3 packets written" in out or "packets written" in out
+
+
+def test_gui_command_refuses_a_bad_file_before_opening_a_window(tmp_path, capsys):
+    from tcplab.cli import main
+    assert main([str(tmp_path / "missing.toml")]) == 1
+    assert "missing.toml" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[hosts.a]\n[hosts.b]\n[links.a-b]\nloss = 3\n")
+    assert main([str(bad)]) == 1
+    assert "loss" in capsys.readouterr().err
+    assert main(["intro", "extra"]) == 2
+    assert "unexpected" in capsys.readouterr().err

@@ -450,3 +450,35 @@ def test_screenshots(window, qtbot, size, theme, tmp_path):
     out = SHOTS or tmp_path
     out.mkdir(parents=True, exist_ok=True)
     img.save(str(out / f"lab-{theme}-{size[0]}x{size[1]}.png"))
+
+
+def test_relative_sequence_numbers(window, qtbot):
+    # the lesson sets its ISNs: absolute numbers by default, as the lessons draw them
+    assert not window.actions_by_key["relative"].isChecked()
+    c = window.controller
+    c.run_to(100_000_000)     # the client's first data segment is on its way
+    labels = {i.label for i in window.scene.packets.values()}
+    assert any("seq 101" in text for text in labels), labels
+    window.actions_by_key["relative"].setChecked(True)
+    labels = {i.label for i in window.scene.packets.values()}
+    assert any("seq 1 " in text for text in labels), labels
+    # a scenario with random ISNs opens with relative numbers
+    window.open_builtin("bulk")
+    assert window.actions_by_key["relative"].isChecked()
+
+
+def test_status_bar_shows_time_and_events(window):
+    window.controller.run_to(50_000_000)
+    assert "0.050000 s" in window.status_time.text()
+    assert "events" in window.status_events.text()
+
+
+def test_queue_gauge_and_queue_drop_on_the_canvas(window):
+    window.open_builtin("congestion")
+    window.controller.run_to(650_000_000)
+    gauges = window.scene.gauges
+    assert gauges, "the bottleneck queue is shown"
+    (name, d), gauge = next(iter(gauges.items()))
+    assert gauge.link.queue_len[d] == gauge.link.queue_cap[d] == 20
+    words = {i.mark.words for i in window.scene.drop_items}
+    assert "queue full" in words

@@ -23,6 +23,8 @@ from tcplab.trace.flight import DropMark, FlightTracker, segment_kind
 
 NODE_SIZE = 56.0
 MODES = ("select", "host", "router", "link")
+#: A drop mark stays this long in simulated time (and fades over about 3 s of playing).
+DROP_LINGER_NS = 300_000_000
 
 
 def _label_font(pt: float = 9.0, bold: bool = False) -> QFont:
@@ -87,6 +89,9 @@ class NodeItem(QGraphicsObject):
         elif change == QGraphicsItem.ItemPositionHasChanged:
             for link in self.links:
                 link.update()
+            scene = self.scene()
+            if isinstance(scene, TopologyScene):
+                scene.place_gauges(self.links)
         return super().itemChange(change, value)
 
 
@@ -170,16 +175,6 @@ class LinkItem(QGraphicsObject):
         c = QPointF(mid.x() + nx * off, mid.y() + ny * off)
         return QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
 
-    def _queue_rect(self, direction: int) -> tuple[QPointF, float]:
-        """Where the gauge of the queue at the sending end of ``direction`` sits, and its angle."""
-        s, e = self.lane(direction)
-        dx, dy = e.x() - s.x(), e.y() - s.y()
-        length = math.hypot(dx, dy) or 1.0
-        ux, uy = dx / length, dy / length
-        nx, ny = -uy, ux
-        c = QPointF(s.x() + ux * 22 + nx * 12, s.y() + uy * 22 + ny * 12)
-        return c, math.degrees(math.atan2(dy, dx))
-
     def boundingRect(self) -> QRectF:
         p1, p2 = self.ends()
         r = QRectF(p1, p2).normalized().adjusted(-40, -40, 40, 40)
@@ -217,27 +212,50 @@ class LinkItem(QGraphicsObject):
             painter.setFont(self._font)
             painter.setPen(t.color("error") if self.lossy or not self.up else t.color("text"))
             painter.drawText(r, Qt.AlignCenter, self.label)
-        # queue gauges
-        for d in (0, 1):
-            n, cap = self.queue_len[d], max(1, self.queue_cap[d])
-            if n <= 0:
-                continue
-            c, ang = self._queue_rect(d)
-            painter.save()
-            painter.translate(c)
-            painter.rotate(ang)
-            w, h = 34.0, 9.0
-            painter.setPen(QPen(t.color("muted"), 1))
-            painter.setBrush(QColor(t.base))
-            painter.drawRect(QRectF(-w / 2, -h / 2, w, h))
-            fill = min(1.0, n / cap)
-            painter.setBrush(t.color("drop") if fill >= 1.0 else t.color("queue"))
-            painter.setPen(Qt.NoPen)
-            painter.drawRect(QRectF(w / 2 - w * fill, -h / 2, w * fill, h))
-            painter.restore()
-            painter.setPen(t.color("text"))
-            painter.setFont(_label_font(7.5))
-            painter.drawText(QRectF(c.x() - 30, c.y() + 5, 60, 12), Qt.AlignCenter, f"queue {n}")
+
+
+class QueueGauge(QGraphicsItem):
+    """The transmit queue at one sending interface: a bar filling up to the queue's capacity,
+    and the count, red when full. Drawn under the sending node, above packets."""
+
+    W, H = 44.0, 11.0
+
+    def __init__(self, link: "LinkItem", direction: int) -> None:
+        super().__init__()
+        self.link = link
+        self.direction = direction
+        self.setZValue(25)
+        self.setAcceptedMouseButtons(Qt.NoButton)
+        self._font = _label_font(7.5, True)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-60, -self.H / 2 - 2, 120, self.H + 18)
+
+    def place(self) -> None:
+        """Under the sending node's name, shifted toward the link it feeds (so that a router
+        with several busy interfaces shows each queue on its own side)."""
+        node = self.link.a if self.direction == 0 else self.link.b
+        other = self.link.b if self.direction == 0 else self.link.a
+        dx, dy = other.pos().x() - node.pos().x(), other.pos().y() - node.pos().y()
+        length = math.hypot(dx, dy) or 1.0
+        self.setPos(node.pos() + QPointF(dx / length * 40, NODE_SIZE / 2 + 44 + dy / length * 12))
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        link = self.link
+        n, cap = link.queue_len[self.direction], max(1, link.queue_cap[self.direction])
+        t = link.theme
+        painter.setRenderHint(QPainter.Antialiasing)
+        w, h = self.W, self.H
+        painter.setPen(QPen(t.color("muted"), 1))
+        painter.setBrush(QColor(t.base))
+        painter.drawRoundedRect(QRectF(-w / 2, -h / 2, w, h), 2, 2)
+        fill = min(1.0, n / cap)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(t.color("drop") if fill >= 1.0 else t.color("queue"))
+        painter.drawRoundedRect(QRectF(-w / 2, -h / 2, w * fill, h), 2, 2)
+        painter.setFont(self._font)
+        painter.setPen(t.color("text"))
+        painter.drawText(QRectF(-60, h / 2, 120, 14), Qt.AlignCenter, f"queue {n}/{cap}")
 
 
 def draw_shape(painter: QPainter, kind: str, s: float, color: QColor) -> None:
@@ -319,6 +337,7 @@ class DropItem(QGraphicsItem):
         self.mark = mark
         self.theme = theme
         self.life = 1.0
+        self.show_words = True
         self.setZValue(30)
         self.setToolTip(f"packet {mark.uid}: {mark.words}")
         self._font = _label_font(8, True)
@@ -333,9 +352,10 @@ class DropItem(QGraphicsItem):
         painter.setPen(QPen(c, 3.5, Qt.SolidLine, Qt.RoundCap))
         painter.drawLine(QPointF(-8, -8), QPointF(8, 8))
         painter.drawLine(QPointF(-8, 8), QPointF(8, -8))
-        painter.setFont(self._font)
-        painter.setPen(c)
-        painter.drawText(QRectF(-70, 10, 140, 14), Qt.AlignHCenter | Qt.AlignTop, self.mark.words)
+        if self.show_words:
+            painter.setFont(self._font)
+            painter.setPen(c)
+            painter.drawText(QRectF(-70, 10, 140, 14), Qt.AlignHCenter | Qt.AlignTop, self.mark.words)
 
 
 class TopologyScene(QGraphicsScene):
@@ -357,10 +377,12 @@ class TopologyScene(QGraphicsScene):
         self.link_ids: dict[int, LinkItem] = {}     # trace link id -> item
         self.node_ids: dict[int, NodeItem] = {}     # trace node id -> item
         self.packets: dict[int, PacketItem] = {}
+        self.gauges: dict[tuple[str, int], QueueGauge] = {}
         self.drop_items: list[DropItem] = []
         self.tracker = FlightTracker()
         self.trace = None
         self.now = 0
+        self.relative = False
         self._drag_line: QGraphicsLineItem | None = None
         self._drag_from: NodeItem | None = None
         self._press_pos: dict[str, QPointF] = {}
@@ -381,10 +403,11 @@ class TopologyScene(QGraphicsScene):
     def build(self, doc, link_labels: dict[str, str], subtitles: dict[str, str] | None = None) -> None:
         """(Re)create node and link items from ``doc``; keep the selection by name."""
         selected = {(type(i).__name__, getattr(i, "name", None)) for i in self.selectedItems()}
-        for item in list(self.nodes.values()) + list(self.links.values()):
+        for item in list(self.nodes.values()) + list(self.links.values()) + list(self.gauges.values()):
             self.removeItem(item)
         self.nodes.clear()
         self.links.clear()
+        self.gauges.clear()
         for name, kind in doc.nodes():
             item = NodeItem(name, kind, self.theme)
             pos = doc.position(name) or (0.0, 0.0)
@@ -453,10 +476,11 @@ class TopologyScene(QGraphicsScene):
 
     def reset_live(self, trace) -> None:
         """Forget every packet and drop; follow ``trace`` (None: nothing runs)."""
-        for item in list(self.packets.values()) + self.drop_items:
+        for item in list(self.packets.values()) + self.drop_items + list(self.gauges.values()):
             self.removeItem(item)
         self.packets.clear()
         self.drop_items.clear()
+        self.gauges.clear()
         self.tracker.clear()
         self.trace = trace
         self.now = 0
@@ -485,6 +509,10 @@ class TopologyScene(QGraphicsScene):
             return
         item = DropItem(mark, self.theme)
         item.setPos(pos)
+        for other in self.drop_items:   # one caption per spot: the newest speaks
+            if (abs(other.pos().x() - pos.x()) + abs(other.pos().y() - pos.y())) < 120:
+                other.show_words = False
+                other.update()
         self.addItem(item)
         self.drop_items.append(item)
         while len(self.drop_items) > 40:
@@ -502,27 +530,57 @@ class TopologyScene(QGraphicsScene):
                 keep.append(item)
         self.drop_items = keep
 
-    def _packet_item(self, uid: int) -> PacketItem:
+    def packet_label(self, uid: int) -> tuple[str, str]:
+        """The kind of packet ``uid`` and its label, with sequence numbers relative to the
+        connection's initial ones when ``self.relative`` is set (as Wireshark shows them)."""
         trace = self.trace
-        pkt = trace.packets[uid]
-        seg = pkt.segment
+        seg = trace.packets[uid].segment
         kind = segment_kind(seg.flags, len(seg.payload), uid in self.tracker.retransmitted)
+        seq, ack = seg.seq, seg.ack
+        conn = self.tracker.conn_of.get(uid)
+        if self.relative and conn is not None and 0 <= conn < len(trace.conns):
+            info = trace.conns[conn]
+            if info.iss is not None:
+                seq = (seq - info.iss) & 0xFFFFFFFF
+            if info.irs is not None:
+                ack = (ack - info.irs) & 0xFFFFFFFF
         if kind in ("data", "retx") and seg.payload:
-            label = f"seq {seg.seq} +{len(seg.payload)}"
-        elif kind in ("syn", "synack", "fin", "rst"):
-            word = {"syn": "SYN", "synack": "SYN-ACK", "fin": "FIN", "rst": "RST"}[kind]
-            label = f"{word} {seg.seq}" if kind != "synack" else f"{word} {seg.seq} ack {seg.ack}"
+            label = f"seq {seq} +{len(seg.payload)}"
+        elif kind == "synack":
+            label = f"SYN-ACK {seq} ack {ack}"
+        elif kind in ("syn", "fin", "rst"):
+            label = f"{kind.upper()} {seq}"
         else:
-            label = f"ack {seg.ack}"
-        size = 7.0 if kind != "ack" else 6.0
-        item = PacketItem(uid, kind, label, size, self.theme)
+            label = f"ack {ack}"
+        return kind, label
+
+    def set_relative(self, relative: bool) -> None:
+        """Label packets with relative (True) or absolute sequence numbers."""
+        self.relative = relative
+        for uid, item in self.packets.items():
+            item.kind, item.label = self.packet_label(uid)
+            item.setToolTip(item.label)
+        self.refresh_live(force_labels=True)
+
+    def _packet_item(self, uid: int) -> PacketItem:
+        kind, label = self.packet_label(uid)
+        item = PacketItem(uid, kind, label, 7.0 if kind != "ack" else 6.0, self.theme)
         self.addItem(item)
         return item
 
-    def refresh_live(self) -> None:
-        """Place every packet in flight and refresh the queue gauges for ``self.now``."""
+    def refresh_live(self, force_labels: bool = False) -> None:
+        """Place every packet in flight, refresh the queue gauges and retire old drop marks for
+        ``self.now``."""
         tracker = self.tracker
         now = self.now
+        if self.drop_items:
+            keep = []
+            for item in self.drop_items:
+                if now - item.mark.t > DROP_LINGER_NS or now < item.mark.t:
+                    self.removeItem(item)
+                else:
+                    keep.append(item)
+            self.drop_items = keep
         flights = tracker.flights
         for uid in [u for u in self.packets if u not in flights]:
             self.removeItem(self.packets.pop(uid))
@@ -551,17 +609,41 @@ class TopologyScene(QGraphicsScene):
                 else:
                     groups.append([item])
             for group in groups:
-                text = "" if crowded else " · ".join(i.label for i in group[:3])
+                text = "" if crowded else group[0].label + (
+                    f"  (+{len(group) - 1})" if len(group) > 1 else "")
+                if not 0.12 < flights[group[0].uid].fraction(now) < 0.88:
+                    text = ""   # leaving or entering a node: its name is there
                 for n, item in enumerate(group):
                     shown = text if n == 0 else ""
-                    if shown != item.shown_label:
+                    if shown != item.shown_label or force_labels:
                         item.shown_label = shown
                         item.update()
         for lid, link in self.link_ids.items():
-            q = (len(tracker.queues.get((lid, 0), ())), len(tracker.queues.get((lid, 1), ())))
-            if list(q) != link.queue_len:
-                link.queue_len = list(q)
-                link.update()
+            q = [len(tracker.queues.get((lid, 0), ())), len(tracker.queues.get((lid, 1), ()))]
+            if q != link.queue_len:
+                link.queue_len = q
+                for d in (0, 1):
+                    self._show_gauge(link, d, q[d] > 0)
+
+    def place_gauges(self, links: list[LinkItem]) -> None:
+        for link in links:
+            for d in (0, 1):
+                gauge = self.gauges.get((link.name, d))
+                if gauge is not None:
+                    gauge.place()
+
+    def _show_gauge(self, link: LinkItem, direction: int, visible: bool) -> None:
+        key = (link.name, direction)
+        gauge = self.gauges.get(key)
+        if not visible:
+            if gauge is not None:
+                self.removeItem(self.gauges.pop(key))
+            return
+        if gauge is None:
+            gauge = self.gauges[key] = QueueGauge(link, direction)
+            self.addItem(gauge)
+        gauge.place()
+        gauge.update()
 
     # -- mouse: modes, dragging a link, context menus -------------------------------------------
     def _node_at(self, pos: QPointF) -> NodeItem | None:

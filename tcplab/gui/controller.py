@@ -116,7 +116,7 @@ class EngineController(QObject):
         run = self.run
         if run is None:
             return True
-        nxt = run.net.sched.peek()
+        nxt = run.next_time()
         return nxt is None or nxt > run.scenario.duration
 
     def set_speed(self, speed: float | None) -> None:

@@ -275,6 +275,10 @@ class ConnectionsPanel(QWidget):
         kind = doc.get(("apps", name, "type"), "bulk")
         hosts = tuple(doc.hosts())
         fields = [Field(("__name__",), "Name"),
+                  Field(("type",), "Application", kind="choice", choices=APP_TYPES,
+                        tip="bulk: a one-way transfer; request: request/response exchanges; "
+                            "echo: the server sends everything back; typing: small writes at "
+                            "intervals"),
                   Field(("client",), "Client", kind="choice", choices=hosts),
                   Field(("server",), "Server", kind="choice", choices=hosts),
                   Field(("port",), "Server port"),

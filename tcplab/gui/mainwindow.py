@@ -77,6 +77,7 @@ class LabWindow(QMainWindow):
         self.set_speed(self._saved_speed())
         self._restore_layout()
         self._load_document_into_views(reset_run=True)
+        self._default_relative()
         self._update_title()
 
     # ======================================================================== construction
@@ -153,6 +154,9 @@ class LabWindow(QMainWindow):
         A("new_seed", "Re-run with a new &seed", self.rerun_new_seed, "Ctrl+Shift+R", "new-seed")
         A("run_end", "Run to the &end", self.run_to_end, "End", None)
         A("fullscreen", "&Full Screen", self.toggle_fullscreen, "F11", "fullscreen", checkable=True)
+        A("relative", "&Relative Sequence Numbers", self.set_relative, None, None,
+          "Label packets with sequence numbers counted from each connection's ISN",
+          checkable=True)
         A("theme", "&Dark Theme", self.set_dark, None, "theme", checkable=True)
         self.actions_by_key["theme"].blockSignals(True)
         self.actions_by_key["theme"].setChecked(self.theme.name == "dark")
@@ -246,7 +250,7 @@ class LabWindow(QMainWindow):
         for dock in self.docks.values():
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
-        for key in ("zoom_in", "zoom_out", "zoom_fit", None, "theme", "fullscreen"):
+        for key in ("zoom_in", "zoom_out", "zoom_fit", None, "relative", None, "theme", "fullscreen"):
             m.addSeparator() if key is None else m.addAction(k[key])
         m = mb.addMenu("&Help")
         m.addAction(k["about"])
@@ -257,7 +261,10 @@ class LabWindow(QMainWindow):
         self.status_events = QLabel()
         self.status_events.setObjectName("events")
         self.status_seed = QLabel()
+        self.status_time = QLabel()
+        self.status_time.setObjectName("simTime")
         sb.addWidget(self._problem, 1)
+        sb.addPermanentWidget(self.status_time)
         sb.addPermanentWidget(self.status_seed)
         sb.addPermanentWidget(self.status_events)
 
@@ -338,6 +345,8 @@ class LabWindow(QMainWindow):
     def _load_document_into_views(self, reset_run: bool) -> None:
         labels = {name: self._link_text(name) for name, _a, _b in self.doc.links()}
         self.scene.build(self.doc, labels, self._subtitles())
+        for name in self.knobs.live:    # a running engine's values win over the document's
+            self._refresh_live_link_label(name)
         self.properties.show_selection(self.scene.selection())
         self.connections.refresh()
         if reset_run:
@@ -605,6 +614,8 @@ class LabWindow(QMainWindow):
     def _on_run_reset(self, run) -> None:
         self.scene.reset_live(run.trace if run is not None else None)
         self.knobs.reset(run)
+        for name in self.knobs.live:
+            self._refresh_live_link_label(name)
         self._update_clock()
 
     def _on_advanced(self, first: int, end: int) -> None:
@@ -657,8 +668,10 @@ class LabWindow(QMainWindow):
             self.clock_label.setText(" t = —  ")
             self.status_events.setText("no run")
             self.status_seed.setText("")
+            self.status_time.setText("")
             return
         self.clock_label.setText(f" t = {fmt.sim_time(run.now)} ")
+        self.status_time.setText(f"simulated {fmt.sim_time(run.now)}")
         self.status_events.setText(f"{len(run.trace):,} events")
         self.status_seed.setText(f"seed {self.controller.seed}")
 
@@ -725,6 +738,7 @@ class LabWindow(QMainWindow):
         self.controller.scenario = None
         self.scene.clearSelection()
         self._load_document_into_views(reset_run=True)
+        self._default_relative()
         self.view.fit()
         self._autosave() if dirty else self._discard_autosave()
         self._update_title()
@@ -839,6 +853,17 @@ class LabWindow(QMainWindow):
 
     def toggle_fullscreen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
+
+    def set_relative(self, on: bool) -> None:
+        self.scene.set_relative(on)
+
+    def _default_relative(self) -> None:
+        """Absolute numbers when the scenario chose its ISNs (the lessons' 100 and 500),
+        relative ones when they are random."""
+        chosen = any(self.doc.get(("hosts", h, "isn")) is not None for h in self.doc.hosts())
+        chosen = chosen or self.doc.get(("tcp", "isn")) is not None
+        self.actions_by_key["relative"].setChecked(not chosen)
+        self.scene.set_relative(not chosen)
 
     def set_dark(self, on: bool) -> None:
         self.theme = THEMES["dark" if on else "light"]

@@ -356,6 +356,10 @@ class Run:
     def now(self) -> int:
         return self.net.sched.now
 
+    def next_time(self) -> int | None:
+        """Simulated time of the next event that will run, or None when nothing is pending."""
+        return self.net.sched.peek()
+
     def finished(self) -> bool:
         """No event is pending: nothing more can happen."""
         return self.net.sched.peek() is None

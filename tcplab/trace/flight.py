@@ -118,6 +118,7 @@ class FlightTracker:
         self.queues: dict[tuple[int, int], list[int]] = {}
         self.drops: list[DropMark] = []
         self.retransmitted: set[int] = set()
+        self.conn_of: dict[int, int] = {}      # packet uid -> connection that sent it
         self.rows_seen = 0
 
     def clear(self) -> None:
@@ -147,6 +148,7 @@ class FlightTracker:
             elif kind == _QUEUE:
                 queues.setdefault((a, d), []).append(pkt)
             elif kind == _SENT:
+                self.conn_of[pkt] = _conn
                 if (d >> 16) in _RETX_CODES:
                     self.retransmitted.add(pkt)
             elif kind == _ALTER:
@@ -154,6 +156,8 @@ class FlightTracker:
                     orig = b
                     if orig in self.retransmitted:
                         self.retransmitted.add(pkt)
+                    if orig in self.conn_of:
+                        self.conn_of[pkt] = self.conn_of[orig]
                 elif c == 2:        # held back: ``extra`` has the new arrival time
                     f = flights.get(pkt)
                     if f is not None:
