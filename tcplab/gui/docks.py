@@ -69,6 +69,18 @@ def _tcp_default_text(cfg: TcpConfig, name: str) -> str:
     return str(v)
 
 
+def field_values(window, fields: list[Field], prefix: tuple = ()) -> dict:
+    """Current values of ``fields`` (under key path ``prefix``) as the form shows them: booleans
+    and choices as stored, other values in display form; unset fields are left out."""
+    out = {}
+    for f in fields:
+        full = prefix + f.path
+        v = window.doc.get(full) if f.kind in ("bool", "choice") else window.doc_display(full)
+        if v is not None:
+            out[f.path] = v
+    return out
+
+
 def _scroll(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidgetResizable(True)
@@ -129,12 +141,12 @@ class PropertiesPanel(QWidget):
                       Field(("scenario", "description"), "Description", kind="multiline"),
                       Field(("scenario", "seed"), "Seed"),
                       Field(("scenario", "duration"), "Duration", tip='simulated time: "60s"')]
-            self.form.set_fields(fields, self._values(fields))
+            self.form.set_fields(fields, field_values(self.window, fields))
             tcp_fields = [Field(("tcp", name), label, kind=kind,
                                 choices=_cc_names() if name == "cc" else ())
                           for name, label, kind in TCP_FIELDS]
             defaults = {("tcp", n): _tcp_default_text(TcpConfig(), n) for n, _l, _k in TCP_FIELDS}
-            self.tcp_form.set_fields(tcp_fields, self._values(tcp_fields), defaults)
+            self.tcp_form.set_fields(tcp_fields, field_values(self.window, tcp_fields), defaults)
             self.tcp_box.setVisible(True)
             return
         if len(selection) > 1:
@@ -154,7 +166,7 @@ class PropertiesPanel(QWidget):
                 fields += [Field(("hosts", name, "address"), "IPv4 address"),
                            Field(("hosts", name, "isn"), "ISN", tip="initial sequence number of "
                                                                      "this host's connections")]
-                values.update(self._values(fields[1:]))
+                values.update(field_values(self.window, fields[1:]))
                 self.hint.setText("A host runs applications; its connections start at its ISN "
                                   "when one is set.")
             else:
@@ -176,20 +188,6 @@ class PropertiesPanel(QWidget):
                         ("reorder",): "0", ("reorder_delay",): "0", ("corrupt",): "0",
                         ("up",): "true"}
             self.form.set_fields(LINK_FIELDS, values, defaults)
-
-    def _values(self, fields: list[Field]) -> dict:
-        out = {}
-        for f in fields:
-            if f.kind == "bool":
-                v = self.window.doc.get(f.path)
-                if v is not None:
-                    out[f.path] = v
-            else:
-                v = self.window.doc_display(f.path)
-                if v is not None:
-                    out[f.path] = v
-        return out
-
 
 class ConnectionsPanel(QWidget):
     """The applications (one connection each) and their per-connection TCP options."""
@@ -289,30 +287,13 @@ class ConnectionsPanel(QWidget):
         for key, label in APP_TYPE_FIELDS.get(kind, []):
             is_bool = key in ("close", "echo") and kind != "echo"
             fields.append(Field((key,), label, kind="bool" if is_bool else "text"))
-        values: dict = {("__name__",): name}
-        for f in fields[1:]:
-            full = ("apps", name) + f.path
-            if f.kind == "bool":
-                v = doc.get(full)
-                if v is not None:
-                    values[f.path] = v
-            elif f.kind == "choice":
-                values[f.path] = doc.get(full, "")
-            else:
-                v = self.window.doc_display(full)
-                if v is not None:
-                    values[f.path] = v
+        values: dict = {("__name__",): name, **field_values(self.window, fields[1:], ("apps", name))}
         defaults = {("start",): "0", ("read_rate",): "0", ("close_delay",): "0", ("close",): "true"}
         self.form.set_fields(fields, values, defaults)
         base = self.window.tcp_defaults()
         tcp_fields = [Field(("tcp", n), label, kind=k, choices=_cc_names() if n == "cc" else ())
                       for n, label, k in TCP_FIELDS]
-        tvals: dict = {}
-        for f in tcp_fields:
-            full = ("apps", name) + f.path
-            v = doc.get(full) if f.kind != "text" else self.window.doc_display(full)
-            if v is not None:
-                tvals[f.path] = v
+        tvals = field_values(self.window, tcp_fields, ("apps", name))
         tdefaults = {("tcp", n): _tcp_default_text(base, n) for n, _l, _k in TCP_FIELDS}
         self.tcp_form.set_fields(tcp_fields, tvals, tdefaults)
 

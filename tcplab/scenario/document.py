@@ -39,7 +39,7 @@ from tcplab.scenario import builtin_scenarios
 from tcplab.scenario.spec import (APP_COMMON, APP_KEYS, FAULT_KEYS, HOST_KEYS, LINK_DEFAULTS,
                                   LINK_KEYS, ROUTER_KEYS, SCENARIO_KEYS, SECTIONS, Scenario,
                                   ScenarioError, app_spec, check_name, check_table, host_values,
-                                  layout_position, link_spec, load_file, tcp_config,
+                                  layout_position, link_spec, load_file, table_for, tcp_config,
                                   tcp_option_kind, validate, value_kind)
 from tcplab.scenario.units import format_duration, format_rate, parse_duration, parse_rate
 from tcplab.tcp.config import TcpConfig, option_names
@@ -585,12 +585,10 @@ class ScenarioDocument:
         value = self._normalized(path, value)
 
         def change(raw: dict) -> None:
-            node = raw
-            for part in path[:-1]:
-                nxt = node.setdefault(part, {})
-                if not isinstance(nxt, dict):
-                    raise ValueError(f"{'.'.join(path)}: {part} is a value, not a table")
-                node = nxt
+            try:
+                node = table_for(raw, path)
+            except ValueError as e:
+                raise ValueError(f"{'.'.join(path)}: {e}") from None
             node[path[-1]] = copy.deepcopy(value)
             if path[0] == "apps" and path[2] == "type" and isinstance(value, str) and value in APP_KEYS:
                 allowed = {**APP_COMMON, **APP_KEYS[value]}

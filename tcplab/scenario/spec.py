@@ -278,13 +278,22 @@ def apply_override(raw: dict, item: str, source: str = "<scenario>") -> None:
     if parts[0] in ("hosts", "apps", "routers") and len(parts) >= 2 and parts[1] not in raw.get(parts[0], {}):
         known = ", ".join(raw.get(parts[0], {})) or "none"
         raise ScenarioError(f"--set {item}: unknown {parts[0][:-1]} {parts[1]!r} ({parts[0]}: {known})")
+    try:
+        table_for(raw, parts)[parts[-1]] = value
+    except ValueError as e:
+        raise ScenarioError(f"--set {item}: {e}") from None
+
+
+def table_for(raw: dict, parts: list[str] | tuple[str, ...]) -> dict:
+    """The table that holds the value at key path ``parts`` (its last part), creating the tables
+    on the way; ValueError when a part on the way is a value, not a table."""
     node = raw
     for p in parts[:-1]:
         nxt = node.setdefault(p, {})
         if not isinstance(nxt, dict):
-            raise ScenarioError(f"--set {item}: {p!r} is a value, not a table")
+            raise ValueError(f"{p!r} is a value, not a table")
         node = nxt
-    node[parts[-1]] = value
+    return node
 
 
 #: Top-level tables of a scenario file, in the order they are written.
