@@ -482,3 +482,25 @@ def test_queue_gauge_and_queue_drop_on_the_canvas(window):
     assert gauge.link.queue_len[d] == gauge.link.queue_cap[d] == 20
     words = {i.mark.words for i in window.scene.drop_items}
     assert "queue full" in words
+
+
+def test_shared_cursor_and_selection_on_the_canvas(window, qtbot):
+    c = window.controller
+    ctx = window.context
+    c.run_to(20_000_000)
+    assert ctx.trace is c.run.trace and ctx.live and ctx.cursor == c.now
+    uid = next(iter(window.scene.packets))
+    window.scene.packetSelected.emit(uid)
+    assert ctx.selection.packet == uid and ctx.selection.conn is not None
+    assert window.scene.selected_packet == uid
+    c.run_to(300_000_000)
+    assert not window.scene.packets or uid not in window.scene.packets
+    # drag the cursor back: the canvas shows the SYN on its way again
+    ctx.set_cursor(20_000_000, live=False)
+    assert uid in window.scene.packets
+    assert "past" in window.timeline.label.text()
+    c.run_to(350_000_000)            # the run goes on; the canvas stays in the past
+    assert uid in window.scene.packets
+    window.timeline.live_button.click()
+    assert ctx.live and ctx.cursor == c.now
+    assert uid not in window.scene.packets

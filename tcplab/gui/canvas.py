@@ -68,7 +68,8 @@ class NodeItem(QGraphicsObject):
         if self.isSelected():
             painter.setPen(QPen(self.theme.color("link_selected"), 2.5))
             painter.setBrush(QColor(self.theme.link_selected + "26"))
-            painter.drawRoundedRect(QRectF(-h - 6, -h - 6, NODE_SIZE + 12, NODE_SIZE + 34), 10, 10)
+            extra = 50 if self.subtitle else 34
+            painter.drawRoundedRect(QRectF(-h - 6, -h - 6, NODE_SIZE + 12, NODE_SIZE + extra), 10, 10)
         icons.renderer(self.kind if self.kind in ("host", "router") else "host").render(
             painter, QRectF(-h, -h, NODE_SIZE, NODE_SIZE))
         painter.setPen(self.theme.color("text"))
@@ -317,6 +318,11 @@ class PacketItem(QGraphicsItem):
         t = self.theme
         color = t.color(self.kind)
         s = self.size
+        scene = self.scene()
+        if isinstance(scene, TopologyScene) and scene.selected_packet == self.uid:
+            painter.setPen(QPen(t.color("link_selected"), 3))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawEllipse(QPointF(0, 0), s * 1.9, s * 1.9)
         draw_shape(painter, self.kind, s, color)
         if self.shown_label:
             painter.setFont(self._font)
@@ -365,6 +371,7 @@ class TopologyScene(QGraphicsScene):
     addNodeRequested = Signal(str, QPointF)    # kind, where
     linkRequested = Signal(str, str)           # a, b
     packetActionRequested = Signal(int, str)   # uid, "drop" | "duplicate" | "delay"
+    packetSelected = Signal(int)               # uid clicked on the canvas
     linkActionRequested = Signal(str, str)     # link name, action ("drop_next", "drop_next:NODE")
     nodeActionRequested = Signal(str, str)     # node name, action ("rename", "delete")
 
@@ -383,6 +390,7 @@ class TopologyScene(QGraphicsScene):
         self.trace = None
         self.now = 0
         self.relative = False
+        self.selected_packet: int | None = None
         self._drag_line: QGraphicsLineItem | None = None
         self._drag_from: NodeItem | None = None
         self._press_pos: dict[str, QPointF] = {}
@@ -497,6 +505,27 @@ class TopologyScene(QGraphicsScene):
             self._add_drop(mark)
         self.now = now
         self.refresh_live()
+
+    def show_at(self, rows: int, t: int) -> None:
+        """Show the network as it was after trace rows ``[0, rows)``, at time ``t`` (the shared
+        cursor moved back, or came back to the present)."""
+        trace = self.trace
+        self.reset_live(trace)
+        if trace is None:
+            return
+        for mark in self.tracker.consume(trace, 0, rows):
+            if t - mark.t <= DROP_LINGER_NS:
+                self._add_drop(mark)
+        self.now = t
+        self.refresh_live()
+
+    def set_selected_packet(self, uid: int | None) -> None:
+        """Ring the selected packet while it is on a link."""
+        old, self.selected_packet = self.selected_packet, uid
+        for key in (old, uid):
+            item = self.packets.get(key) if key is not None else None
+            if item is not None:
+                item.update()
 
     def _add_drop(self, mark: DropMark) -> None:
         pos = None
@@ -654,6 +683,13 @@ class TopologyScene(QGraphicsScene):
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.LeftButton:
+            if self.mode == "select":
+                packet = next((i for i in self.items(event.scenePos()) if isinstance(i, PacketItem)),
+                              None)
+                if packet is not None:
+                    self.packetSelected.emit(packet.uid)
+                    event.accept()
+                    return
             if self.mode in ("host", "router"):
                 self.addNodeRequested.emit(self.mode, event.scenePos())
                 event.accept()

@@ -24,9 +24,11 @@ from tcplab.gui import fmt, icons, paths
 from tcplab.gui.autosave import Autosaver, Orphan
 from tcplab.gui.canvas import TopologyScene, TopologyView
 from tcplab.gui.commands import DocCommand
+from tcplab.gui.context import TraceContext
 from tcplab.gui.controller import SPEEDS, DEFAULT_SPEED, EngineController, speed_label
 from tcplab.gui.docks import ConnectionsPanel, KnobsPanel, PropertiesPanel
 from tcplab.gui.theme import THEMES, apply_theme
+from tcplab.gui.timeline import Timeline
 from tcplab.net.link import ChannelParams
 from tcplab.scenario.document import ScenarioDocument
 from tcplab.scenario.spec import LINK_DEFAULTS, LINK_KEYS, ScenarioError
@@ -61,6 +63,8 @@ class LabWindow(QMainWindow):
         self._restored_dirty = False
         self.autosaver = Autosaver(paths.autosave_dir()) if autosave else None
         self.controller = EngineController(self)
+        self.context = TraceContext(self)
+        self._canvas_past = False     # the canvas shows the cursor's past, not the present
         self.scene = TopologyScene(self.theme, self)
         self.view = TopologyView(self.scene, self)
         self.setCentralWidget(self.view)
@@ -214,6 +218,11 @@ class LabWindow(QMainWindow):
         self.clock_label.setFont(f)
         run.addWidget(self.clock_label)
         self.addToolBar(run)
+        time_bar = QToolBar("Time cursor", self)
+        time_bar.setObjectName("toolbar:time")
+        self.timeline = Timeline(self.context, self)
+        time_bar.addWidget(self.timeline)
+        self.addToolBar(Qt.BottomToolBarArea, time_bar)
         palette = QToolBar("Palette", self)
         palette.setObjectName("toolbar:palette")
         for key in ("mode_select", "mode_host", "mode_router", "mode_link"):
@@ -221,7 +230,7 @@ class LabWindow(QMainWindow):
         self.addToolBar(Qt.LeftToolBarArea, palette)
         for t in (tb, run, palette):
             t.setIconSize(icons.ICON_SIZE)
-        self.toolbars = {"file": tb, "run": run, "palette": palette}
+        self.toolbars = {"file": tb, "run": run, "palette": palette, "time": time_bar}
 
     def _build_menus(self) -> None:
         k = self.actions_by_key
@@ -285,6 +294,9 @@ class LabWindow(QMainWindow):
         s.packetActionRequested.connect(self.packet_action)
         s.linkActionRequested.connect(self.link_action)
         s.nodeActionRequested.connect(self.node_action)
+        s.packetSelected.connect(lambda uid: self.context.select(packet=uid, source="canvas"))
+        self.context.selectionChanged.connect(lambda sel: self.scene.set_selected_packet(sel.packet))
+        self.context.cursorChanged.connect(self._on_cursor)
         self.speed_slider.valueChanged.connect(lambda i: self.set_speed(SPEEDS[i]))
 
     # ======================================================================== document plumbing
@@ -613,6 +625,8 @@ class LabWindow(QMainWindow):
 
     def _on_run_reset(self, run) -> None:
         self.scene.reset_live(run.trace if run is not None else None)
+        self._canvas_past = False
+        self.context.set_trace(run.trace if run is not None else None)
         self.knobs.reset(run)
         for name in self.knobs.live:
             self._refresh_live_link_label(name)
@@ -630,12 +644,26 @@ class LabWindow(QMainWindow):
                 link_name = trace.links[trace.a[i]].name
                 self.knobs.link_changed(link_name, trace.d[i], name, new)
                 self._refresh_live_link_label(link_name)
-        self.scene.consume(first, end, run.now)
+        if self.context.live and not self._canvas_past:
+            self.scene.consume(first, end, run.now)
+        self.context.append(first, end, run.now)
         wall = time.perf_counter()
         if self.controller.playing:
             self.scene.fade(wall - self._wall_last)
         self._wall_last = wall
         self._update_clock()
+
+    def _on_cursor(self, t: int) -> None:
+        """The shared cursor moved: the canvas shows that moment, or the present again."""
+        run = self.controller.run
+        if run is None:
+            return
+        if not self.context.live:
+            self.scene.show_at(self.context.rows_until(t), t)
+            self._canvas_past = True
+        elif self._canvas_past:
+            self.scene.show_at(len(run.trace), run.now)
+            self._canvas_past = False
 
     def _refresh_live_link_label(self, name: str) -> None:
         live = self.knobs.live.get(name)
@@ -672,7 +700,8 @@ class LabWindow(QMainWindow):
             return
         self.clock_label.setText(f" t = {fmt.sim_time(run.now)} ")
         self.status_time.setText(f"simulated {fmt.sim_time(run.now)}")
-        self.status_events.setText(f"{len(run.trace):,} events")
+        n = len(run.trace)
+        self.status_events.setText(f"{n:,} event{'' if n == 1 else 's'}")
         self.status_seed.setText(f"seed {self.controller.seed}")
 
     # ======================================================================== files
