@@ -40,7 +40,7 @@ def test_two_thousand_random_actions(qtbot, tmp_path, monkeypatch):
         actions = [k for k in w.actions_by_key if k not in SKIP]
         builtins = [a.text() for a in w.builtin_menu.actions()]
         vp = w.view.viewport()
-        done = {"menu": 0, "action": 0, "click": 0, "drag": 0, "field": 0, "knob": 0}
+        done = {"menu": 0, "action": 0, "click": 0, "drag": 0, "field": 0, "knob": 0, "cursor": 0}
         for step in range(2000):
             r = rng.random()
             if r < 0.25:
@@ -97,7 +97,7 @@ def test_two_thousand_random_actions(qtbot, tmp_path, monkeypatch):
                     if rng.random() < 0.2:
                         k.drop_button.click()
                 done["knob"] += 1
-            elif r < 0.88:
+            elif r < 0.86:
                 choice = rng.random()
                 if choice < 0.4 and w.scene.packets:
                     uid = rng.choice(list(w.scene.packets))
@@ -112,6 +112,14 @@ def test_two_thousand_random_actions(qtbot, tmp_path, monkeypatch):
                     w.scene.perform_menu(("add", rng.choice(["host", "router"]),
                                           QPointF(rng.uniform(-200, 800), rng.uniform(-200, 600))))
                 done["menu"] += 1
+            elif r < 0.90:
+                if rng.random() < 0.7:
+                    w.timeline.slider.setValue(rng.randrange(w.timeline.slider.maximum() + 1))
+                else:
+                    w.timeline.live_button.click()
+                if w.scene.packets and rng.random() < 0.5:
+                    w.scene.packetSelected.emit(rng.choice(list(w.scene.packets)))
+                done["cursor"] += 1
             elif r < 0.93:
                 w.speed_slider.setValue(rng.randrange(len(SPEEDS)))
                 if w.controller.speed is None and rng.random() < 0.8:
