@@ -441,6 +441,7 @@ def test_shortcuts_and_settings(window, home):
 def test_screenshots(window, qtbot, size, theme, tmp_path):
     window.actions_by_key["theme"].setChecked(theme == "dark")
     window.resize(*size)
+    window.apply_default_sizes()
     window.view.fit()
     window.controller.run_to(95_000_000)
     qtbot.wait(20)

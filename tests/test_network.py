@@ -232,3 +232,16 @@ def test_routes_follow_the_lowest_delay():
         net.add_link(r, "b", ChannelParams(delay=d))
     net.compute_routes()
     assert net.nodes["a"].routes[B_IP].dst.name == "fast"
+
+
+def test_connection_endpoints_know_their_peer():
+    from tcplab.scenario import load
+    from tcplab.scenario.runner import Run
+    run = Run(load("cubic-vs-reno"))
+    run.run()
+    conns = run.trace.conns
+    assert len(conns) == 4
+    for c in conns:
+        other = conns[c.peer]
+        assert other.peer == c.id and other.app == c.app and other.role != c.role
+        assert (other.local_ip, other.local_port) == (c.remote_ip, c.remote_port)

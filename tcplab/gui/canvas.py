@@ -67,7 +67,9 @@ class NodeItem(QGraphicsObject):
         painter.setRenderHint(QPainter.Antialiasing)
         if self.isSelected():
             painter.setPen(QPen(self.theme.color("link_selected"), 2.5))
-            painter.setBrush(QColor(self.theme.link_selected + "26"))
+            fill = self.theme.color("link_selected")
+            fill.setAlpha(38)
+            painter.setBrush(fill)
             extra = 50 if self.subtitle else 34
             painter.drawRoundedRect(QRectF(-h - 6, -h - 6, NODE_SIZE + 12, NODE_SIZE + extra), 10, 10)
         icons.renderer(self.kind if self.kind in ("host", "router") else "host").render(

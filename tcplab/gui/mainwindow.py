@@ -17,7 +17,8 @@ from typing import Any, Callable
 from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
-                               QMainWindow, QMessageBox, QSlider, QToolBar, QWidget)
+                               QMainWindow, QMessageBox, QScrollArea, QSlider, QToolBar,
+                               QWidget)
 
 from tcplab import __version__
 from tcplab.gui import fmt, icons, paths
@@ -36,8 +37,28 @@ from tcplab.tcp.config import TcpConfig
 from tcplab.trace.events import EventKind
 
 DEFAULT_LESSON = "intro"
+#: The views of issue 5: key, module, class. Each is built with the shared TraceContext.
+VIEWS = (
+    ("ladder", "tcplab.gui.views.ladder", "LadderView"),
+    ("tsg", "tcplab.gui.views.tsg", "TimeSequenceView"),
+    ("plots", "tcplab.gui.views.plots", "PlotsView"),
+    ("narration", "tcplab.gui.views.narration", "NarrationLog"),
+    ("buffers", "tcplab.gui.views.buffers", "BuffersView"),
+    ("timers", "tcplab.gui.views.timers", "TimersView"),
+    ("state", "tcplab.gui.views.statediagram", "StateView"),
+    ("inspector", "tcplab.gui.views.inspector", "PacketInspector"),
+)
 MAX_RECENT = 8
 _LINK_SET = int(EventKind.LINK_SET)
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area, so that a dock can be made smaller than its contents."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def _without_layout(snapshot: dict) -> dict:
@@ -177,11 +198,33 @@ class LabWindow(QMainWindow):
                                          ("knobs", "Knobs", self.knobs, Qt.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock:{key}")
-            dock.setWidget(widget)
+            dock.setWidget(_scrolling(widget) if key == "knobs" else widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         self.splitDockWidget(self.docks["properties"], self.docks["knobs"], Qt.Vertical)
         self.tabifyDockWidget(self.docks["properties"], self.docks["connections"])
+        self.views: dict[str, QWidget] = {}
+        import importlib
+        for key, module, cls in VIEWS:
+            view = getattr(importlib.import_module(module), cls)(self.context)
+            view.set_theme(self.theme)
+            dock = QDockWidget(view.title, self)
+            dock.setObjectName(f"dock:{key}")
+            dock.setWidget(_scrolling(view) if key == "inspector" else view)
+            self.views[key] = view
+            self.docks[key] = dock
+        # below the canvas: the time views on the left, the state of the endpoints on the right;
+        # the packet inspector beside the properties
+        d = self.docks
+        self.addDockWidget(Qt.BottomDockWidgetArea, d["ladder"])
+        self.splitDockWidget(d["ladder"], d["buffers"], Qt.Horizontal)
+        for key in ("tsg", "plots", "narration"):
+            self.tabifyDockWidget(d["ladder"], d[key])
+        for key in ("timers", "state"):
+            self.tabifyDockWidget(d["buffers"], d[key])
+        self.tabifyDockWidget(d["connections"], d["inspector"])
+        d["ladder"].raise_()
+        d["buffers"].raise_()
         self.docks["properties"].raise_()
         self.resizeDocks([self.docks["properties"]], [340], Qt.Horizontal)
         self.resizeDocks([self.docks["properties"], self.docks["knobs"]], [520, 280], Qt.Vertical)
@@ -884,21 +927,31 @@ class LabWindow(QMainWindow):
         self.showFullScreen() if on else self.showNormal()
 
     def set_relative(self, on: bool) -> None:
+        """Relative or absolute sequence numbers on the canvas and in every view that has the
+        choice."""
         self.scene.set_relative(on)
+        for view in self.views.values():
+            if hasattr(view, "set_relative"):
+                view.set_relative(on)
 
     def _default_relative(self) -> None:
         """Absolute numbers when the scenario chose its ISNs (the lessons' 100 and 500),
         relative ones when they are random."""
         chosen = any(self.doc.get(("hosts", h, "isn")) is not None for h in self.doc.hosts())
         chosen = chosen or self.doc.get(("tcp", "isn")) is not None
-        self.actions_by_key["relative"].setChecked(not chosen)
-        self.scene.set_relative(not chosen)
+        action = self.actions_by_key["relative"]
+        action.blockSignals(True)
+        action.setChecked(not chosen)
+        action.blockSignals(False)
+        self.set_relative(not chosen)
 
     def set_dark(self, on: bool) -> None:
         self.theme = THEMES["dark" if on else "light"]
         self.settings.setValue("theme", self.theme.name)
         apply_theme(QApplication.instance(), self.theme)
         self.scene.set_theme(self.theme)
+        for view in self.views.values():
+            view.set_theme(self.theme)
         self._problem.setStyleSheet(f"color: {self.theme.error}; font-weight: bold;")
         for a in self.actions_by_key.values():
             if a.data():
@@ -917,12 +970,25 @@ class LabWindow(QMainWindow):
             self.restoreGeometry(geo)
         else:
             self.resize(1280, 800)
+        self._default_sizes = True
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
+            self._default_sizes = not self.restoreState(state)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._default_sizes:
+            self._default_sizes = False
+            self.apply_default_sizes()
         QTimer.singleShot(0, self.view.fit)
+
+    def apply_default_sizes(self) -> None:
+        """The first-start arrangement: the canvas above, the views below taking about 40% of
+        the height, the time views wider than the endpoint views."""
+        d = self.docks
+        h, w = self.height(), self.width()
+        self.resizeDocks([d["ladder"]], [int(h * 0.4)], Qt.Vertical)
+        self.resizeDocks([d["ladder"], d["buffers"]], [int(w * 0.5), int(w * 0.3)], Qt.Horizontal)
+        self.resizeDocks([d["properties"]], [max(320, int(w * 0.2))], Qt.Horizontal)
 
     def closeEvent(self, event) -> None:
         if not self._ask_save():

@@ -24,7 +24,7 @@ class Theme:
     grid: str
     link: str
     link_selected: str
-    label_bg: str
+    label_bg: str          # #AARRGGBB, as QColor reads eight hex digits
     icon_stroke: str
     # segment kinds
     syn: str = "#2e7d32"
@@ -44,10 +44,10 @@ class Theme:
 
 LIGHT = Theme("light", window="#f5f6f7", base="#ffffff", text="#1f2933", muted="#607080",
               canvas="#fbfcfd", grid="#eef1f4", link="#78909c", link_selected="#1e88e5",
-              label_bg="#ffffffe6", icon_stroke="#37474f")
+              label_bg="#e6ffffff", icon_stroke="#37474f")
 DARK = Theme("dark", window="#1e2429", base="#263238", text="#eceff1", muted="#9fb0bd",
              canvas="#1b2227", grid="#242d33", link="#90a4ae", link_selected="#64b5f6",
-             label_bg="#263238e6", icon_stroke="#eceff1", syn="#66bb6a", synack="#4db6ac",
+             label_bg="#e6263238", icon_stroke="#eceff1", syn="#66bb6a", synack="#4db6ac",
              data="#64b5f6", ack="#bdbdbd", fin="#ce93d8", rst="#ef5350", retx="#ffa726",
              drop="#ff5252", queue="#ffd54f", error="#ff8a80")
 THEMES = {"light": LIGHT, "dark": DARK}

@@ -122,7 +122,17 @@ class Trace:
         return uid
 
     def add_conn(self, info: ConnInfo) -> ConnInfo:
+        """Register a connection endpoint. Its ``peer`` is the newest earlier endpoint with the
+        mirrored addresses and ports that has no peer yet (the other end of the same connection),
+        and that one's ``peer`` becomes this id."""
         info.id = len(self.conns)
+        for other in reversed(self.conns):
+            if (other.peer < 0 and other.local_ip == info.remote_ip
+                    and other.local_port == info.remote_port and other.remote_ip == info.local_ip
+                    and other.remote_port == info.local_port):
+                other.peer = info.id
+                info.peer = other.id
+                break
         self.conns.append(info)
         return info
 
