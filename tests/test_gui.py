@@ -505,3 +505,42 @@ def test_shared_cursor_and_selection_on_the_canvas(window, qtbot):
     window.timeline.live_button.click()
     assert ctx.live and ctx.cursor == c.now
     assert uid not in window.scene.packets
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_export_every_view(window, dialogs, tmp_path, suffix):
+    import xml.etree.ElementTree as ET
+    window.controller.run_to(500_000_000)
+    for key in ["topology"] + list(window.views):
+        out = window.export_view(key, str(tmp_path / f"{key}{suffix}"))
+        assert out is not None and out.stat().st_size > 500, key
+        data = out.read_bytes()
+        if suffix == ".svg":
+            assert ET.fromstring(data).tag.endswith("svg")
+        elif suffix == ".pdf":
+            assert data.startswith(b"%PDF")
+        else:
+            assert data.startswith(b"\x89PNG")
+    # a bad target is reported, not raised
+    assert window.export_view("ladder", str(tmp_path / "nope" / "x.png")) is None
+    assert dialogs["warning"]
+
+
+def test_selection_propagates_across_views(window):
+    c = window.controller
+    ctx = window.context
+    c.run_to(20_000_000)
+    uid = next(iter(window.scene.packets))        # the SYN on its way
+    window.scene.packetSelected.emit(uid)
+    assert window.views["inspector"].uid == uid
+    ladder = window.views["ladder"]
+    assert any(a.uid == uid for a in ladder.arrows())
+    log = window.views["narration"]
+    row = log.table.currentIndex().row() if hasattr(log, "table") else None
+    assert ctx.selection.packet == uid
+    # selecting an event in the log selects its packet everywhere
+    sent = [i for i in range(len(c.run.trace)) if c.run.trace.kind[i] == int(EventKind.SEG_SENT)]
+    ctx.select(event=sent[0], source="narration")
+    assert window.views["inspector"].uid == c.run.trace.pkt[sent[0]]
+    assert window.scene.selected_packet == c.run.trace.pkt[sent[0]]
+    assert row is None or row >= 0

@@ -302,6 +302,12 @@ class LabWindow(QMainWindow):
         for dock in self.docks.values():
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
+        export = m.addMenu("&Export View")
+        export.addAction("Topology…", lambda: self.export_view("topology"))
+        for key, _module, _cls in VIEWS:
+            export.addAction(f"{self.docks[key].windowTitle()}…",
+                             lambda k=key: self.export_view(k))
+        m.addSeparator()
         for key in ("zoom_in", "zoom_out", "zoom_fit", None, "relative", None, "theme", "fullscreen"):
             m.addSeparator() if key is None else m.addAction(k[key])
         m = mb.addMenu("&Help")
@@ -956,6 +962,30 @@ class LabWindow(QMainWindow):
         for a in self.actions_by_key.values():
             if a.data():
                 a.setIcon(icons.icon(a.data(), self.theme.icon_stroke))
+
+    def export_view(self, key: str, path: str | None = None) -> Path | None:
+        """Save view ``key`` ("topology" or a dock key) as PNG, SVG or PDF, asking where when
+        ``path`` is not given. Problems are reported; nothing half-written is left."""
+        from tcplab.gui.views.export import EXPORT_FILTERS, export_widget, path_with_suffix
+        widget = self.view if key == "topology" else self.views[key]
+        if key != "topology":
+            self.docks[key].show()
+            self.docks[key].raise_()
+        chosen_filter = ""
+        if path is None:
+            start = str(Path(str(self.settings.value("last_dir", str(Path.home())))) / f"{key}.png")
+            path, chosen_filter = QFileDialog.getSaveFileName(self, "Export view", start,
+                                                              EXPORT_FILTERS)
+            if not path:
+                return None
+        target = path_with_suffix(path, chosen_filter)
+        try:
+            written = export_widget(widget, target)
+        except (ValueError, OSError) as e:
+            QMessageBox.warning(self, "Cannot export", str(e))
+            return None
+        self.statusBar().showMessage(f"Exported {written}", 5000)
+        return written
 
     def about(self) -> None:
         QMessageBox.about(self, "About tcplab",

@@ -61,7 +61,7 @@ def _png(widget: QWidget, scale: float) -> bytes:
     try:
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setRenderHint(QPainter.TextAntialiasing)
-        widget.render(painter, QPoint())
+        QWidget.render(widget, painter, QPoint())   # as shown, even for a QGraphicsView
     finally:
         painter.end()
     data = QByteArray()
@@ -92,7 +92,7 @@ def _svg(widget: QWidget, scale: float) -> bytes:
         raise OSError("Qt could not start the SVG drawing")
     try:
         painter.fillRect(QRect(0, 0, w, h), widget.palette().window().color())
-        widget.render(painter, QPoint())
+        QWidget.render(widget, painter, QPoint())   # as shown, even for a QGraphicsView
     finally:
         painter.end()
     buf.close()
@@ -121,7 +121,7 @@ def _pdf(widget: QWidget, scale: float) -> bytes:
     try:
         painter.scale(pdf.width() / w, pdf.height() / h)
         painter.fillRect(QRect(0, 0, w, h), widget.palette().window().color())
-        widget.render(painter, QPoint())
+        QWidget.render(widget, painter, QPoint())   # as shown, even for a QGraphicsView
     finally:
         painter.end()
     buf.close()
