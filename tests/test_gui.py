@@ -544,3 +544,12 @@ def test_selection_propagates_across_views(window):
     assert window.views["inspector"].uid == c.run.trace.pkt[sent[0]]
     assert window.scene.selected_packet == c.run.trace.pkt[sent[0]]
     assert row is None or row >= 0
+
+
+def test_no_stale_tab_bars_over_the_docks(window):
+    from PySide6.QtWidgets import QTabBar
+    bars = [b for b in window.findChildren(QTabBar) if b.parent() is window and b.isVisible()]
+    groups = sorted(tuple(b.tabText(i) for i in range(b.count())) for b in bars)
+    assert groups == sorted([("Properties", "Connections", "Packet"),
+                             ("Ladder", "Time-sequence graph", "Plots", "Narration"),
+                             ("Buffers", "Timers", "State")])

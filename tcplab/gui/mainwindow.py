@@ -225,6 +225,9 @@ class LabWindow(QMainWindow):
         self.tabifyDockWidget(d["connections"], d["inspector"])
         d["ladder"].raise_()
         d["buffers"].raise_()
+        for dock in self.docks.values():
+            dock.dockLocationChanged.connect(self._schedule_tab_cleanup)
+        self._hide_stale_tab_bars()
         self.docks["properties"].raise_()
         self.resizeDocks([self.docks["properties"]], [340], Qt.Horizontal)
         self.resizeDocks([self.docks["properties"], self.docks["knobs"]], [520, 280], Qt.Vertical)
@@ -1010,6 +1013,21 @@ class LabWindow(QMainWindow):
             self._default_sizes = False
             self.apply_default_sizes()
         QTimer.singleShot(0, self.view.fit)
+
+    def _schedule_tab_cleanup(self, *_args) -> None:
+        QTimer.singleShot(0, self, self._hide_stale_tab_bars)
+
+    def _hide_stale_tab_bars(self) -> None:
+        """Work around a Qt 6 dock layout bug: when a second tab group forms in the same dock
+        area, the tab bar of its earlier, smaller state stays visible on top of the docks (a
+        bare QMainWindow shows it too). A bar whose tabs are a strict subset of another bar's
+        is such a leftover: hide it."""
+        from PySide6.QtWidgets import QTabBar
+        bars = [b for b in self.findChildren(QTabBar) if b.parent() is self and not b.isHidden()]
+        tabs = {b: {b.tabText(i) for i in range(b.count())} for b in bars}
+        for b in bars:
+            if any(other is not b and tabs[b] < tabs[other] for other in bars):
+                b.hide()
 
     def apply_default_sizes(self) -> None:
         """The first-start arrangement: the canvas above, the views below taking about 40% of

@@ -7,6 +7,8 @@ has sequence number ISN + 1.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tcplab.net.packet import (FIN, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, RST, SYN,
                                flags_str)
 from tcplab.sim.clock import fmt_duration, fmt_time
@@ -15,6 +17,7 @@ from tcplab.trace.events import (TIME_VARS, Detection, DropReason, EventKind, Re
                                  TimerKind, UserOp)
 
 MASK = 0xFFFFFFFF
+_SEG_SENT = int(EventKind.SEG_SENT)
 
 STATE_MEANING = {
     TcpState.CLOSED: "no connection",
@@ -71,24 +74,46 @@ class Narrator:
 
     def __init__(self, trace) -> None:
         self.trace = trace
+        # Peers that no later connection can change (see peer_conn), and the others with the
+        # number of connections they were looked up among.
         self._peers: dict[int, int] = {}
-        self._fins: dict[int, list[tuple[int, int]]] | None = None
+        self._peers_among: dict[int, tuple[int, int]] = {}
+        # The FINs sent so far per connection, (time, sequence number after the FIN), from the
+        # SEG_SENT rows before ``_fins_len``. Sent rows are final when written (only a receipt's
+        # outcome is rewritten later), so the scan only ever extends over new rows.
+        self._fins: dict[int, list[tuple[int, int]]] = {}
         self._fins_len = 0
+        # How many connections each node has, counted over the first ``_node_conns_len`` conns.
+        self._node_conns: dict[int, int] = {}
+        self._node_conns_len = 0
 
     def peer_conn(self, conn: int) -> int:
-        """Connection id of the other endpoint of ``conn`` (-1 if it never existed)."""
-        if conn in self._peers:
-            return self._peers[conn]
-        tr = self.trace
-        info = tr.conns[conn]
+        """Connection id of the other endpoint of ``conn`` (-1 if it does not exist, yet).
+
+        A client pairs with the first matching endpoint created after it, a server with the
+        first created before it; failing that, the last match. Only an answer that more
+        connections cannot change is kept for good: one asked before the other endpoint existed
+        is looked up again once there are more connections."""
+        found = self._peers.get(conn)
+        if found is not None:
+            return found
+        conns = self.trace.conns
+        n = len(conns)
+        asked = self._peers_among.get(conn)
+        if asked is not None and asked[0] == n:
+            return asked[1]
+        info = conns[conn]
         found = -1
-        for other in tr.conns:
+        for other in conns:
             if (other.local_port == info.remote_port and other.remote_port == info.local_port
                     and other.local_ip == info.remote_ip and other.remote_ip == info.local_ip):
                 found = other.id
                 if other.id > conn if info.role == "client" else other.id < conn:
-                    break
-        self._peers[conn] = found
+                    # Later connections get higher ids: they cannot come before this match.
+                    self._peers[conn] = found
+                    self._peers_among.pop(conn, None)
+                    return found
+        self._peers_among[conn] = (n, found)
         return found
 
     def _acks_fin(self, conn: int, ack: int, t: int) -> bool:
@@ -96,14 +121,24 @@ class Narrator:
         peer = self.peer_conn(conn)
         if peer < 0:
             return False
-        tr = self.trace
-        if self._fins is None or self._fins_len != len(tr):
-            fins: dict[int, list[tuple[int, int]]] = {}
-            for i in tr.indices(EventKind.SEG_SENT):
-                if tr.d[i] & FIN:
-                    fins.setdefault(tr.conn[i], []).append((tr.t[i], (tr.a[i] + tr.c[i] + 1) & MASK))
-            self._fins, self._fins_len = fins, len(tr)
+        self._scan_fins()
         return any(when <= t and end == ack for when, end in self._fins.get(peer, ()))
+
+    def _scan_fins(self) -> None:
+        """Take the FINs of the rows appended since the last call (numpy over the new rows)."""
+        tr = self.trace
+        n = len(tr)
+        start = self._fins_len
+        if start == n:
+            return
+        if start > n:       # not the trace it was (the store only grows): start over
+            self._fins, start = {}, 0
+        m = tr.matrix(start, n)
+        rows = np.flatnonzero((m[:, 1] == _SEG_SENT) & ((m[:, 8] & FIN) != 0))
+        fins = self._fins
+        for t, conn, seq, length in m[rows][:, (0, 3, 5, 7)].tolist():
+            fins.setdefault(conn, []).append((t, (seq + length + 1) & MASK))
+        self._fins_len = n
 
     # helpers ---------------------------------------------------------------------------------
     def who(self, conn: int, node: int = -1) -> str:
@@ -111,10 +146,23 @@ class Narrator:
         if conn >= 0:
             info = tr.conns[conn]
             name = tr.nodes[info.node]
-            if sum(1 for c in tr.conns if c.node == info.node) > 1:
+            if self._conns_at(info.node) > 1:
                 return f"{name}:{info.local_port}"
             return name
         return tr.nodes[node] if node >= 0 else "network"
+
+    def _conns_at(self, node: int) -> int:
+        """How many connections node ``node`` has in the trace so far (counted incrementally)."""
+        conns = self.trace.conns
+        n = len(conns)
+        if self._node_conns_len != n:
+            if self._node_conns_len > n:
+                self._node_conns, self._node_conns_len = {}, 0
+            counts = self._node_conns
+            for info in conns[self._node_conns_len:]:
+                counts[info.node] = counts.get(info.node, 0) + 1
+            self._node_conns_len = n
+        return self._node_conns.get(node, 0)
 
     def peer(self, conn: int) -> str:
         peer = self.peer_conn(conn)
