@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tcplab.net.packet import FIN
 from tcplab.scenario import load
 from tcplab.scenario.runner import Run
 from tcplab.trace.events import EventKind
@@ -57,10 +58,10 @@ def test_live_narration_equals_narration_of_the_whole_trace(name, max_events):
     assert len(live) == len(trace) > 0
     fresh = Narrator(trace)
     assert live == [fresh.explain(i) for i in range(len(trace))]
-    # the sentences the caches decide are among them
-    assert any("the three-way handshake is complete" in s for s in live)
-    if name in ("close", "transfer", "handshake"):
-        assert any("'s FIN with ACK" in s for s in live) or name == "handshake"
+    # the sentences the caches decide are among them: the peer's name, the ACK of a FIN
+    assert any("acknowledges server's SYN" in s for s in live)
+    if name in ("close", "transfer"):
+        assert any("'s FIN with ACK" in s for s in live)
 
 
 @pytest.mark.parametrize("max_events", [1, 7])
@@ -71,12 +72,15 @@ def test_live_narration_with_two_connections_on_a_node(name, max_events):
     exist when the row is narrated, not on a cache: narrated again at that point, the row reads
     the same. Everything else, peers included, is identical."""
     run = scenario(name)
-    _, live = narrate_live(run, max_events)
+    narrator, live = narrate_live(run, max_events)
     fresh = Narrator(run.trace)
     whole = [fresh.explain(i) for i in range(len(run.trace))]
     assert [without_ports(run, s) for s in live] == [without_ports(run, s) for s in whole]
-    # peers appear by name, never as "the peer", in both
-    assert not any("the peer's" in s for s in live)
+    # every handshake names the peer (a peer cached as missing would read "the peer's SYN")
+    handshakes = [s for s in live if "the three-way handshake is complete" in s]
+    assert len(handshakes) == len(run.trace.conns) // 2
+    assert not any("the peer's SYN" in s for s in handshakes)
+    assert all(narrator.peer_conn(c.id) == c.peer >= 0 for c in run.trace.conns)
 
 
 def test_peer_asked_before_it_exists_is_found_later():
@@ -132,5 +136,5 @@ def test_fin_scan_reads_each_row_once():
     for (_, end), (start, _) in zip(calls, calls[1:]):
         assert start == end
     assert sum(end - start for start, end in calls) <= len(trace)
-    fins = [i for i in trace.indices(EventKind.SEG_SENT) if trace.d[i] & 1]
+    fins = [i for i in trace.indices(EventKind.SEG_SENT) if trace.d[i] & FIN]
     assert sum(len(v) for v in narrator._fins.values()) == len(fins) > 0

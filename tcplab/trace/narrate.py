@@ -91,7 +91,7 @@ class Narrator:
         """Connection id of the other endpoint of ``conn`` (-1 if it does not exist, yet).
 
         A client pairs with the first matching endpoint created after it, a server with the
-        first created before it; failing that, the last match. Only an answer that more
+        earliest one created before it; failing that, the last match. Only an answer that more
         connections cannot change is kept for good: one asked before the other endpoint existed
         is looked up again once there are more connections."""
         found = self._peers.get(conn)
