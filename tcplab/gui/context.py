@@ -103,6 +103,14 @@ class TraceContext(QObject):
             self.cursor = t
             self.cursorChanged.emit(t)
 
+    def follow(self, view) -> None:
+        """Connect a view's ``_on_reset``, ``_on_advanced(first, end)``, ``_on_cursor(t)`` and
+        ``_on_selection(sel)`` slots: the one way every view subscribes."""
+        self.reset.connect(view._on_reset)
+        self.advanced.connect(view._on_advanced)
+        self.cursorChanged.connect(view._on_cursor)
+        self.selectionChanged.connect(view._on_selection)
+
     def go_live(self) -> None:
         """Follow the present again: the cursor jumps to the producer's clock."""
         self.set_cursor(max(self.now, self.end_time()), live=True)

@@ -106,10 +106,7 @@ class ConnectionView(QWidget):
         lay.addLayout(top)
         self._layout = lay
         self.body: QWidget | None = None
-        context.reset.connect(self._on_reset)
-        context.advanced.connect(self._on_advanced)
-        context.cursorChanged.connect(self._on_cursor)
-        context.selectionChanged.connect(self._on_selection)
+        context.follow(self)
         self._on_reset()
 
     def set_body(self, widget: QWidget, scroll: bool = False) -> None:

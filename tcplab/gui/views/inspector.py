@@ -658,10 +658,7 @@ class PacketInspector(QWidget):
         self._highlight_fmt = QTextCharFormat()
         self._build()
         self.set_theme(LIGHT)
-        context.reset.connect(self._on_reset)
-        context.advanced.connect(self._on_advanced)
-        context.cursorChanged.connect(self._on_cursor)
-        context.selectionChanged.connect(self._on_selection)
+        context.follow(self)
         if context.trace is not None and context.selection.packet is not None:
             self.show_packet(context.selection.packet)
 

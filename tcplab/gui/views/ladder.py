@@ -1583,10 +1583,7 @@ class LadderView(QWidget):
         self.canvas.arrowClicked.connect(self._on_arrow_clicked)
         self.canvas.timeClicked.connect(self._on_time_clicked)
         self.canvas.zoomed.connect(self.header.update)
-        context.reset.connect(self._on_reset)
-        context.advanced.connect(self._on_advanced)
-        context.cursorChanged.connect(self._on_cursor)
-        context.selectionChanged.connect(self._on_selection)
+        context.follow(self)
         self.set_theme(LIGHT)
         self._on_reset()
 

@@ -504,10 +504,7 @@ class NarrationLog(QWidget):
         self._build()
         self.model.counted.connect(self._on_counted)
         self.model.modelReset.connect(self._after_reset)
-        context.reset.connect(self._on_reset)
-        context.advanced.connect(self._on_advanced)
-        context.cursorChanged.connect(self._on_cursor)
-        context.selectionChanged.connect(self._on_selection)
+        context.follow(self)
         if context.trace is not None:
             self._on_reset()
 
