@@ -1,6 +1,6 @@
 """tcplab: a visual lab for TCP.
 
-The engine packages (``sim``, ``net``, ``tcp``, ``trace``, ``scenario``, ``apps``) are pure
+The engine packages (``sim``, ``net``, ``tcp``, ``trace``, ``scenario``, ``apps``, ``session``) are pure
 Python and never import Qt; only ``tcplab.gui`` does.
 """
 

@@ -1,8 +1,10 @@
 """The ``tcplab`` command.
 
     tcplab run SCENARIO|FILE [--seed N] [--set KEY=VALUE ...] [--until SECONDS]
-               [--pcap OUT] [--capture NODE] [--summary] [--verbose] [--max-lines N]
+               [--pcap OUT] [--capture NODE] [--record FILE] [--summary] [--verbose]
+               [--max-lines N]
     tcplab run --list
+    tcplab export SESSION [--pcap OUT [--capture NODE]] [--csv OUT] [--json OUT]
     tcplab [SCENARIO|FILE]          open the lab window (default: the first lesson)
     tcplab --version
 
@@ -50,14 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pcap", metavar="OUT", help="write a pcapng capture to OUT")
     r.add_argument("--capture", metavar="NODE",
                    help="node to capture at (default: the host that opens the first connection)")
+    r.add_argument("--record", metavar="FILE",
+                   help="save the run as a session file (.tcplab): scenario, seed, trace")
     r.add_argument("--summary", action="store_true", help="print one JSON object instead of the ladder")
     r.add_argument("--verbose", action="store_true", help="show every trace event")
     r.add_argument("--max-lines", type=int, default=4000, metavar="N",
                    help="stop printing the ladder after N lines (default 4000; 0 = no limit)")
+    e = sub.add_parser("export", help="write a session's capture or events to files",
+                       description="Export a recorded session (tcplab run ... --record FILE): a "
+                                   "pcapng capture, every event as CSV or as JSON. Several "
+                                   "outputs may be given at once.")
+    e.add_argument("session", help="a session file (.tcplab)")
+    e.add_argument("--pcap", metavar="OUT", help="write a pcapng capture to OUT")
+    e.add_argument("--capture", metavar="NODE",
+                   help="node to capture at (default: the host that opens the first connection)")
+    e.add_argument("--csv", metavar="OUT",
+                   help="write every event as a CSV row (time, kind, node, connection, packet, "
+                        "fields a-d, narration)")
+    e.add_argument("--json", metavar="OUT",
+                   help="write every event as a JSON object, after a header (scenario, seed)")
     return p
 
 
-COMMANDS = ("run",)
+COMMANDS = ("run", "export")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "export":
+            return cmd_export(args)
         parser.print_help()
         return 0
     except CliError as e:
@@ -146,44 +165,124 @@ def cmd_run(args) -> int:
         raise CliError(str(e)) from None
     capture_node = None
     if args.pcap:
+        _check_output("--pcap", args.pcap)
         capture_node = _capture_node(run, args.capture)
-        out_path = Path(args.pcap)
-        if out_path.is_dir():
-            raise CliError(f"--pcap {args.pcap}: is a directory")
-        if not out_path.parent.exists():
-            raise CliError(f"--pcap {args.pcap}: folder {out_path.parent} does not exist")
     elif args.capture:
         raise CliError("--capture needs --pcap OUT")
+    if args.record:
+        _check_output("--record", args.record)
+        _distinct_outputs([("--pcap", args.pcap), ("--record", args.record)])
     until = ns_from_seconds(args.until) if args.until is not None else None
     run.run(until)
     trace = run.trace
     if args.pcap:
-        from tcplab.trace.capture import write_pcapng
-        tmp = out_path.with_name(out_path.name + ".part")
+        from tcplab.session.export import write_capture
+        n = _write("--pcap", args.pcap, write_capture, trace, capture_node)
+    if args.record:
+        from tcplab.session import SessionError, save_session
         try:
-            with open(tmp, "wb") as f:
-                n = write_pcapng(trace, capture_node, f)
-            tmp.replace(out_path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise CliError(f"--pcap {args.pcap}: {e.strerror or e}") from None
+            _write("--record", args.record, save_session, _scenario_text(scenario, args.set), run)
+        except SessionError as e:
+            raise CliError(f"--record {args.record}: {e}") from None
     if args.summary:
         print(json.dumps(run.summary(), indent=2))
         return 0
     _print_ladder(run, args)
     if args.pcap:
         print(f"\ncapture at {trace.nodes[capture_node]}: {n} packets written to {args.pcap}")
+    if args.record:
+        print(f"session ({len(trace)} events) written to {args.record}")
     return 0
 
 
-def _capture_node(run, name: str | None) -> int:
-    trace = run.trace
+def cmd_export(args) -> int:
+    from tcplab.session import SessionError, load_session
+    from tcplab.session.export import write_capture, write_csv, write_json
+
+    outputs = [(option, value) for option, value in
+               (("--pcap", args.pcap), ("--csv", args.csv), ("--json", args.json)) if value]
+    if not outputs:
+        raise CliError("export needs at least one output: --pcap OUT, --csv OUT or --json OUT")
+    if args.capture and not args.pcap:
+        raise CliError("--capture needs --pcap OUT")
+    for option, value in outputs:
+        _check_output(option, value)
+    _distinct_outputs(outputs + [("the session", args.session)])
+    try:
+        session = load_session(args.session)
+    except SessionError as e:
+        raise CliError(str(e)) from None
+    trace = session.trace
+    if args.pcap:
+        node = _capture_node(session, args.capture)
+        n = _write("--pcap", args.pcap, write_capture, trace, node)
+        print(f"capture at {trace.nodes[node]}: {n} packets written to {args.pcap}")
+    if args.csv:
+        n = _write("--csv", args.csv, write_csv, trace)
+        print(f"{n} events written to {args.csv}")
+    if args.json:
+        header = {"scenario": session.scenario.name, "title": session.scenario.title,
+                  "seed": session.seed, "session": Path(args.session).name}
+        n = _write("--json", args.json, write_json, trace, header)
+        print(f"{n} events written to {args.json}")
+    return 0
+
+
+def _check_output(option: str, value: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    path = Path(value)
+    if path.is_dir():
+        raise CliError(f"{option} {value}: is a directory")
+    if not path.parent.exists():
+        raise CliError(f"{option} {value}: folder {path.parent} does not exist")
+
+
+def _distinct_outputs(paths: list[tuple[str, str | None]]) -> None:
+    seen: dict[Path, str] = {}
+    for option, value in paths:
+        if not value:
+            continue
+        key = Path(value).resolve()
+        if key in seen:
+            raise CliError(f"{seen[key]} and {option} name the same file {value}")
+        seen[key] = option
+
+
+def _write(option: str, value: str, write, *args):
+    """``write(value, *args)``, an OSError reported as ``OPTION FILE: reason``."""
+    try:
+        return write(value, *args)
+    except OSError as e:
+        raise CliError(f"{option} {value}: {e.strerror or e}") from None
+
+
+def _scenario_text(scenario, overrides: list[str]) -> str:
+    """The scenario exactly as run, for a session: the file's own text when nothing was
+    overridden (comments kept), else the overridden table written out as TOML."""
+    from tcplab.scenario import ScenarioError, loads
+    from tcplab.scenario.document import ScenarioDocument
+    if not overrides:
+        try:
+            text = Path(scenario.source).read_text(encoding="utf-8")
+            if loads(text, scenario.source, name=scenario.name).raw == scenario.raw:
+                return text
+        except (OSError, UnicodeDecodeError, ScenarioError):
+            pass        # changed or gone since it was read: write what was run
+    return ScenarioDocument(scenario.raw).to_toml()
+
+
+def _capture_node(source, name: str | None) -> int:
+    """The node ``--capture`` names in ``source`` (a Run or a loaded Session: its ``trace`` and
+    ``scenario``), by default the client of the scenario's first application (else of the
+    first connection in the trace, else node 0)."""
+    trace = source.trace
     if name is None:
+        for app in source.scenario.apps:
+            if app.client in trace.nodes:
+                return trace.nodes.index(app.client)
         for info in trace.conns:
             if info.role == "client":
                 return info.node
-        for app in run.apps:
-            return app.client.id
         return 0
     if name not in trace.nodes:
         raise CliError(f"--capture {name}: unknown node; nodes: {', '.join(trace.nodes)}")

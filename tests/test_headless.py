@@ -37,3 +37,15 @@ def test_no_engine_module_imports_qt():
             if s.startswith(("import PySide6", "from PySide6", "import pyqtgraph", "from pyqtgraph")):
                 offenders.append(f"{path.relative_to(ROOT)}: {s}")
     assert offenders == []
+
+
+def test_record_and_export_without_qt(tmp_path):
+    script = BLOCK_QT.replace(
+        'code = main(["run", "loss", "--summary"])',
+        f'code = main(["run", "loss", "--record", r"{tmp_path}/s.tcplab"]) or '
+        f'main(["export", r"{tmp_path}/s.tcplab", "--csv", r"{tmp_path}/e.csv", '
+        f'"--pcap", r"{tmp_path}/c.pcapng"])')
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "e.csv").stat().st_size > 0 and (tmp_path / "c.pcapng").stat().st_size > 0

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tcplab.fileio import write_atomic
+
 _counter = itertools.count(1)
 
 
@@ -28,15 +30,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -66,9 +59,10 @@ class Autosaver:
 
     def write(self, toml_text: str, origin: str | None, title: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.toml, toml_text)
-        _write_atomic(self.meta, json.dumps({"pid": os.getpid(), "origin": origin,
-                                             "title": title, "saved_at": time.time()}))
+        write_atomic(self.toml, lambda f: f.write(toml_text), text=True)
+        meta = json.dumps({"pid": os.getpid(), "origin": origin, "title": title,
+                           "saved_at": time.time()})
+        write_atomic(self.meta, lambda f: f.write(meta), text=True)
 
     def discard(self) -> None:
         for p in (self.toml, self.meta):

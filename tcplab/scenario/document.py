@@ -24,8 +24,6 @@ import inspect
 import math
 import os
 import re
-import secrets
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -36,6 +34,7 @@ import tomli_w
 from tcplab.apps import APP_CLASSES, APP_TYPES
 from tcplab.net.link import ChannelParams
 from tcplab.scenario import builtin_scenarios
+from tcplab.fileio import write_atomic
 from tcplab.scenario.spec import (APP_COMMON, APP_KEYS, FAULT_KEYS, HOST_KEYS, LINK_DEFAULTS,
                                   LINK_KEYS, ROUTER_KEYS, SCENARIO_KEYS, SECTIONS, Scenario,
                                   ScenarioError, app_spec, check_name, check_table, host_values,
@@ -202,25 +201,9 @@ class ScenarioDocument:
         renamed over ``path``: a failure at any point leaves an existing file as it was. The
         document is written as it is, even when it is not (yet) a runnable scenario."""
         path = Path(path)
-        target = path.resolve() if path.is_symlink() else path
-        folder = target.parent
         text = self.to_toml()
-        tmp = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                if target.exists() and hasattr(os, "fchmod"):     # keep the file's permissions
-                    os.fchmod(f.fileno(), stat.S_IMODE(target.stat().st_mode))
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, lambda f: f.write(text), text=True)
+        folder = (path.resolve() if path.is_symlink() else path).parent
         _sync_folder(folder)
         self.path = path
         return path

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcplab.net.packet import ACK, FIN, RST, SYN
-from tcplab.trace.events import DropReason, EventKind, SendReason
+from tcplab.trace.events import DropReason, EventKind
 from tcplab.trace.ladder import RETRANSMIT
 
 _HOP = int(EventKind.HOP)
