@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gui(argv: list[str]) -> int:
-    """``tcplab`` or ``tcplab FILE``: the lab window. A file that cannot be opened is reported
-    here, before any window appears."""
+    """``tcplab`` or ``tcplab FILE``: the lab window, on a scenario or a session (``.tcplab``).
+    A file that cannot be opened is reported here, before any window appears."""
     if len(argv) > 1:
         print(f"tcplab: error: unexpected arguments after {argv[0]!r}: {' '.join(argv[1:])} "
               "(to run headless: tcplab run SCENARIO ...)", file=sys.stderr)
@@ -121,8 +121,12 @@ def _gui(argv: list[str]) -> int:
         builtin = builtin_scenarios()
         path = str(builtin[name]) if name in builtin and not Path(name).exists() else name
         try:
-            ScenarioDocument.from_file(path, partial=True)
-        except ScenarioError as e:
+            if path.endswith(".tcplab"):
+                from tcplab.session import load_session
+                load_session(path)          # raises SessionError, a ValueError
+            else:
+                ScenarioDocument.from_file(path, partial=True)
+        except (ScenarioError, ValueError) as e:
             print(f"tcplab: error: {e}", file=sys.stderr)
             return EXIT_ERROR
         if name in builtin and not Path(name).exists():

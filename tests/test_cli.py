@@ -131,3 +131,12 @@ def test_gui_command_refuses_a_bad_file_before_opening_a_window(tmp_path, capsys
     assert "loss" in capsys.readouterr().err
     assert main(["intro", "extra"]) == 2
     assert "unexpected" in capsys.readouterr().err
+
+
+def test_gui_command_refuses_a_damaged_session(tmp_path, capsys):
+    from tcplab.cli import main
+    bad = tmp_path / "s.tcplab"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert main([str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "s.tcplab" in err and err.count("\n") == 1

@@ -553,3 +553,29 @@ def test_no_stale_tab_bars_over_the_docks(window):
     assert groups == sorted([("Properties", "Connections", "Packet"),
                              ("Ladder", "Time-sequence graph", "Plots", "Narration"),
                              ("Buffers", "Timers", "State")])
+
+
+def test_session_save_and_reopen_replays_the_actions(window, dialogs, tmp_path):
+    c = window.controller
+    c.run_to(20_000_000)
+    uid = next(iter(window.scene.packets))
+    window.scene.perform_menu(("packet", uid, "drop"))      # a user action mid-run
+    window.knobs.link.setCurrentText("router-server")
+    window.knobs.spins["delay"].setValue(35.0)
+    c.run_to(c.run.scenario.duration)
+    recorded = c.run.trace.fingerprint()
+    actions = list(c.run.actions)
+    assert len(actions) == 2
+    path = window.save_session(str(tmp_path / "lesson"))
+    assert path.name == "lesson.tcplab" and path.is_file()
+    window.file_new()
+    assert window.open_path(path)
+    assert c.pending_actions == 2
+    c.run_to(c.run.scenario.duration)
+    assert c.pending_actions == 0
+    assert c.run.actions == actions
+    assert c.run.trace.fingerprint() == recorded
+    bad = tmp_path / "bad.tcplab"
+    bad.write_bytes(b"not a zip")
+    assert not window.open_path(bad, ask=False)
+    assert "bad.tcplab" in dialogs["warning"][-1]

@@ -26,7 +26,8 @@ def main(path: str | None = None, builtin: str | None = None, argv: list[str] | 
     app.setWindowIcon(icons.app_icon())
     doc = None
     error = None
-    if path is not None:
+    session = path is not None and str(path).endswith(".tcplab")
+    if path is not None and not session:
         try:
             doc = ScenarioDocument.from_file(Path(path), partial=True)
         except (ScenarioError, OSError) as e:
@@ -35,7 +36,9 @@ def main(path: str | None = None, builtin: str | None = None, argv: list[str] | 
         doc = ScenarioDocument.from_builtin(builtin)
     window = LabWindow(doc)
     window.show()
-    if error:
+    if session:
+        window.open_session(path)
+    elif error:
         QMessageBox.warning(window, "Cannot open", f"{error}\n\nThe default lesson is open instead.")
     elif path is None and builtin is None:
         window.offer_restore()

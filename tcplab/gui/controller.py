@@ -72,13 +72,18 @@ class EngineController(QObject):
         self._timer.timeout.connect(self._tick)
         self._last_wall = 0.0
         self._sim_target = 0.0          # fractional ns carried between frames
+        self._pending: list[tuple[int, dict]] = []   # recorded actions still to apply
         self.last_frame_s = 0.0         # engine time spent in the last frame
         self._frames = 0
 
     # -- loading -----------------------------------------------------------------------------
-    def load(self, scenario: Scenario, seed: int | None = None) -> None:
-        """Build a fresh run of ``scenario`` (with ``seed``, default the scenario's)."""
+    def load(self, scenario: Scenario, seed: int | None = None,
+             actions: list | tuple = ()) -> None:
+        """Build a fresh run of ``scenario`` (with ``seed``, default the scenario's). Recorded
+        ``actions`` ((t ns, action) pairs, e.g. from a session file) are applied at their times
+        as the run plays, so the run repeats the recorded one exactly."""
         self.pause()
+        self._pending = sorted(((int(t), dict(a)) for t, a in actions), key=lambda x: x[0])
         gc.unfreeze()      # the previous run's objects may be collected again (see _tick)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
@@ -97,9 +102,33 @@ class EngineController(QObject):
         self.reset.emit(None)
 
     def restart(self, seed: int | None = None) -> None:
-        """Run the same scenario again from time zero, with ``seed`` or the current one."""
+        """Run the same scenario again from time zero, with ``seed`` or the current one (the
+        user's actions of the previous run are not repeated)."""
         if self.scenario is not None:
             self.load(self.scenario, self.seed if seed is None else seed)
+
+    @property
+    def pending_actions(self) -> int:
+        return len(self._pending)
+
+    def _run(self, until: int, max_events: int | None = None) -> int:
+        """``run.run(until, max_events)``, stopping at each recorded action's time to apply it
+        (as ``Run.replay_actions`` does). Returns the number of engine events run."""
+        run = self.run
+        total = 0
+        while self._pending and self._pending[0][0] <= until:
+            t, action = self._pending[0]
+            n = run.run(until=t, max_events=max_events)
+            total += n
+            if max_events is not None:
+                max_events -= n
+                if max_events <= 0:
+                    return total            # the budget ran out before the action's time
+            self._pending.pop(0)
+            run.apply(action)
+        if max_events is None or max_events > 0:
+            total += run.run(until=until, max_events=max_events)
+        return total
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -150,7 +179,7 @@ class EngineController(QObject):
             self.finished.emit()
             return False
         self.pause()
-        self.run.run(until=self.run.scenario.duration, max_events=1)
+        self._run(self.run.scenario.duration, 1)
         self._publish()
         return True
 
@@ -168,7 +197,7 @@ class EngineController(QObject):
             if self.at_end:
                 break
             before = len(trace)
-            run.run(until=run.scenario.duration, max_events=1)
+            self._run(run.scenario.duration, 1)
             if any(kinds[i] in _SEGMENT_KINDS for i in range(before, len(trace))):
                 break
         self._publish()
@@ -180,7 +209,7 @@ class EngineController(QObject):
         """Advance the engine to simulated time ``t_ns`` (used by "run to the end" and tests)."""
         if self.run is None:
             return
-        self.run.run(until=min(t_ns, self.run.scenario.duration))
+        self._run(min(t_ns, self.run.scenario.duration))
         self._publish()
 
     def apply(self, action: dict[str, Any]) -> bool:
@@ -219,7 +248,7 @@ class EngineController(QObject):
             left = deadline - time.perf_counter()
             chunk = max(32, min(50_000, int(self._event_rate * left / 4)))
             t0 = time.perf_counter()
-            n = run.run(until=target, max_events=chunk)
+            n = self._run(target, chunk)
             spent = time.perf_counter() - t0
             if n >= 32 and spent > 0:
                 self._event_rate = 0.7 * self._event_rate + 0.3 * (n / spent)

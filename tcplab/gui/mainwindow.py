@@ -137,6 +137,8 @@ class LabWindow(QMainWindow):
         A("open", "&Open…", self.file_open, QKeySequence.Open, "open", "Open a scenario file")
         A("save", "&Save", self.file_save, QKeySequence.Save, "save", "Save the scenario")
         A("save_as", "Save &As…", self.file_save_as, QKeySequence.SaveAs, None)
+        A("save_session", "Save Session…", self.save_session, "Ctrl+Alt+S", None,
+          "Save this run (scenario, seed, your actions and the trace) as a session file")
         A("quit", "&Quit", self.close, QKeySequence.Quit, None)
         u = self.undo.createUndoAction(self, "&Undo")
         u.setShortcut(QKeySequence.Undo)
@@ -290,7 +292,7 @@ class LabWindow(QMainWindow):
         for name in builtin_scenarios():
             self.builtin_menu.addAction(name, lambda n=name: self.open_builtin(n))
         m.addSeparator()
-        for key in ("save", "save_as"):
+        for key in ("save", "save_as", "save_session"):
             m.addAction(k[key])
         m.addSeparator()
         m.addAction(k["quit"])
@@ -787,15 +789,20 @@ class LabWindow(QMainWindow):
         if not self._ask_save():
             return
         start = str(self.settings.value("last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open scenario", start,
-                                              "Scenarios (*.toml);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open scenario or session", start,
+            "Scenarios and sessions (*.toml *.tcplab);;Scenarios (*.toml);;Sessions (*.tcplab);;"
+            "All files (*)")
         if path:
             self.open_path(path, ask=False)
 
     def open_path(self, path: str | Path, ask: bool = True) -> bool:
-        """Open a scenario file. On error, say why and keep the current work."""
+        """Open a scenario file, or a session file (``.tcplab``). On error, say why and keep
+        the current work."""
         if ask and not self._ask_save():
             return False
+        if str(path).endswith(".tcplab"):
+            return self.open_session(path)
         try:
             doc = ScenarioDocument.from_file(path, partial=True)
         except (ScenarioError, OSError) as e:
@@ -805,6 +812,51 @@ class LabWindow(QMainWindow):
         self._add_recent(str(Path(path).resolve()))
         self.set_document(doc)
         return True
+
+    def open_session(self, path: str | Path) -> bool:
+        """Open a session: its scenario becomes the document, and the run is rebuilt with the
+        session's seed; its recorded actions are applied at their times as the run plays, so
+        it repeats the recorded run exactly."""
+        from tcplab.session import SessionError, load_session
+        try:
+            session = load_session(path)
+        except SessionError as e:
+            QMessageBox.warning(self, "Cannot open", str(e))
+            return False
+        doc = ScenarioDocument(tomllib.loads(session.scenario_text), None,
+                               origin=Path(path).stem)
+        self.set_document(doc)
+        self.controller.load(session.scenario, session.seed, session.actions)
+        self._add_recent(str(Path(path).resolve()))
+        n = len(session.actions)
+        self.statusBar().showMessage(
+            f"Session {Path(path).name}: seed {session.seed}"
+            + (f", {n} recorded action{'s' if n != 1 else ''} replayed as it plays" if n else ""),
+            8000)
+        return True
+
+    def save_session(self, path: str | None = None) -> Path | None:
+        """Save the current run as a session file (asking where when ``path`` is None)."""
+        from tcplab.session import SessionError, save_session
+        run = self.controller.run
+        if run is None:
+            self.report("Nothing has run yet: there is no session to save")
+            return None
+        if path is None:
+            start = str(Path(str(self.settings.value("last_dir", str(Path.home()))))
+                        / f"{self.doc.name}.tcplab")
+            path, _ = QFileDialog.getSaveFileName(self, "Save session", start,
+                                                  "Sessions (*.tcplab)")
+            if not path:
+                return None
+        target = Path(path if str(path).endswith(".tcplab") else f"{path}.tcplab")
+        try:
+            written = save_session(target, self.doc.to_toml(), run)
+        except (SessionError, OSError) as e:
+            QMessageBox.warning(self, "Cannot save the session", str(e))
+            return None
+        self.statusBar().showMessage(f"Saved session {written}", 5000)
+        return written
 
     def open_builtin(self, name: str) -> None:
         if self._ask_save():
