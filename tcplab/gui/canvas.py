@@ -813,6 +813,11 @@ class TopologyView(QGraphicsView):
         if 0.2 <= scale <= 5.0:
             self.scale(factor, factor)
             self.auto_fit = False
+            self._scroll_bars(Qt.ScrollBarAsNeeded)
+
+    def _scroll_bars(self, policy) -> None:
+        self.setHorizontalScrollBarPolicy(policy)
+        self.setVerticalScrollBarPolicy(policy)
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """The key to packet shapes and colours, in the bottom-left corner of the view."""
@@ -858,6 +863,9 @@ class TopologyView(QGraphicsView):
         for i in items:
             rect = rect.united(i.sceneBoundingRect())
         rect.adjust(-60, -60, 60, 60)
+        # Everything fits, so no scroll bars: were they to appear or vanish with the new scale,
+        # the viewport would resize, refit, and the two could chase each other for ever.
+        self._scroll_bars(Qt.ScrollBarAlwaysOff)
         self.fitInView(rect, Qt.KeepAspectRatio)
         if self.transform().m11() > self.MAX_FIT:
             self.resetTransform()

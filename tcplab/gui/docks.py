@@ -84,6 +84,9 @@ def field_values(window, fields: list[Field], prefix: tuple = ()) -> dict:
 def _scroll(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidgetResizable(True)
+    # A fixed scroll bar: content that wraps text cannot make the bar come and go forever
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     area.setWidget(widget)
     area.setFrameShape(QScrollArea.NoFrame)
     return area

@@ -114,6 +114,8 @@ class ConnectionView(QWidget):
         if scroll:
             area = QScrollArea()
             area.setWidgetResizable(True)
+            # a fixed bar: a body whose height follows its width cannot make it come and go
+            area.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
             area.setFrameShape(QScrollArea.NoFrame)
             area.setWidget(widget)
             self._layout.addWidget(area, 1)
