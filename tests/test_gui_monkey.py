@@ -17,7 +17,7 @@ from tcplab.gui.mainwindow import LabWindow  # noqa: E402
 
 TEXTS = ["0", "0.1", "1.5", "-1", "5ms", '"5ms"', "10Mbps", "abc", "", "true", "99999999999",
          "1e9", "r9", "x y", "[1, 2]", "{a=1}", '"', "0.5", "3", "reno", "cubic"]
-SKIP = {"quit", "open", "save", "save_as", "fullscreen", "about"}
+SKIP = {"quit", "open", "save", "save_as", "fullscreen", "about", "presenter"}  # presenter: its own test
 
 
 @pytest.mark.slow

@@ -56,6 +56,9 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     """``widget`` in a scroll area, so that a dock can be made smaller than its contents."""
     area = QScrollArea()
     area.setWidgetResizable(True)
+    # A fixed scroll bar: content that wraps text cannot make the bar come and go forever
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     area.setFrameShape(QScrollArea.NoFrame)
     area.setWidget(widget)
     return area
@@ -104,6 +107,8 @@ class LabWindow(QMainWindow):
         self._load_document_into_views(reset_run=True)
         self._default_relative()
         self._update_title()
+        from tcplab.gui.presenter import install
+        install(self)        # the Lessons menu and presenter mode (F5)
 
     # ======================================================================== construction
     def _act(self, key: str, text: str, slot: Callable, shortcut=None, icon: str | None = None,
