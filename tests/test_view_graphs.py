@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from guikit import QtMessages, distinct_colors
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow  # noqa: E402
 
 from tcplab.gui.context import TraceContext  # noqa: E402
 from tcplab.gui.theme import DARK, LIGHT  # noqa: E402
@@ -317,6 +320,10 @@ def test_incremental_feeding_equals_one_batch(qtbot):
     for k in ("data", "ack", "window", "sack", "retx"):
         (x0, y0), (x1, y1) = tsg.curves[k].getOriginalDataset(), tsg1.curves[k].getOriginalDataset()
         assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
+    # markers are added batch by batch (a scatter item's setData rebuilds every spot)
+    for name in ("retx_mark", "dupack", "lost"):
+        (x0, y0), (x1, y1) = tsg.markers[name].getData(), tsg1.markers[name].getData()
+        assert len(x0) and np.array_equal(x0, x1) and np.array_equal(y0, y1), name
 
 
 def test_cursor_lines_follow_and_dragging_moves_the_cursor(bulk, qtbot):
@@ -426,3 +433,182 @@ def test_views_render_in_both_themes(bulk, qtbot):
             assert plot.getAxis("left").style["tickFont"].pointSizeF() == 15
             assert "15.0pt" in plot.getAxis("left").labelStyle["font-size"]
     assert msgs.messages == []
+
+
+# ============================================================================ cost
+def tabbed(qtbot, *views):
+    """The views docked behind the tab of a label (as the window docks them by default):
+    shown to Qt, but with nothing on screen."""
+    win = QMainWindow()                      # no central widget: the docks fill it
+    docks = []
+    front = QDockWidget("front")
+    front.setWidget(QLabel("in front"))
+    win.addDockWidget(Qt.BottomDockWidgetArea, front)
+    for view in views:
+        dock = QDockWidget(view.title)
+        dock.setWidget(view)
+        win.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        win.tabifyDockWidget(front, dock)
+        docks.append(dock)
+    front.raise_()
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    with qtbot.waitExposed(win):
+        win.show()
+    return win, docks
+
+
+def test_views_behind_a_tab_do_no_per_point_work(monkeypatch, qtbot):
+    """Behind a tab the graphs take each batch into their state only: no curve, marker or
+    range is touched (pyqtgraph's setData passes over every point, and a scatter spot is Python
+    work per point), and the time-sequence graph decides no caps (pyqtgraph has not applied
+    its range: the first, [0, 1], made every bar look tall, so that each batch built a cap for
+    every segment sent). Raised, each catches up before its first paint and shows exactly
+    what a graph fed in one batch shows."""
+    run = Run(load("bulk", ["apps.bulk.bytes=300000"]))
+    ctx = TraceContext()
+    tsg, plots = TimeSequenceView(ctx), PlotsView(ctx)
+    win, docks = tabbed(qtbot, tsg, plots)
+    assert tsg.isVisible() and tsg.graph.viewport().visibleRegion().isEmpty()
+    assert plots.isVisible() and plots.graph.viewport().visibleRegion().isEmpty()
+    ours = {id(c) for v in (tsg, plots) for c in v.curves.values()} | {
+        id(m) for m in tsg.markers.values()}
+    set_data, spots = [], []
+    original_set_data = pg.PlotDataItem.setData
+    original_spots = pg.ScatterPlotItem.updateSpots
+
+    def counting_set_data(item, *args, **kwargs):
+        if id(item) in ours:
+            set_data.append(item)
+        return original_set_data(item, *args, **kwargs)
+
+    def counting_spots(item, dataSet=None):
+        spots.append(len(item.data if dataSet is None else dataSet))
+        return original_spots(item, dataSet)
+
+    ctx.set_trace(run.trace)
+    decisions = tsg.cap_decisions
+    monkeypatch.setattr(pg.PlotDataItem, "setData", counting_set_data)
+    monkeypatch.setattr(pg.ScatterPlotItem, "updateSpots", counting_spots)
+    seen = batches = 0
+    while not run.finished():
+        run.run(until=run.now + 100_000_000)
+        ctx.append(seen, len(run.trace), run.now)
+        seen = len(run.trace)
+        batches += 1
+        qtbot.wait(1)                        # the event loop runs: nothing is painted
+    ctx.set_cursor(ctx.end_time() // 2)
+    assert batches > 20 and len(tsg.segments()["t"]) == 210      # the state is whole
+    assert set_data == [] and sum(spots) == 0
+    assert tsg.cap_decisions == decisions and not tsg._caps
+    assert tsg.catch_up.pending and plots.catch_up.pending
+    assert tsg.plot.getViewBox().viewRange()[0] == [0, 1]        # never applied: not painted
+    assert plots.value_at("throughput", 0) > 0
+    monkeypatch.undo()
+
+    # raised: caught up before the first paint, as if fed in one batch
+    tr = run.trace
+    ctx1, tsg1 = show(TimeSequenceView, tr, qtbot)
+    _, plots1 = show(PlotsView, tr, qtbot)
+    plots1.context.set_cursor(ctx.cursor)
+    ctx1.set_cursor(ctx.cursor)
+    for view, view1, dock in ((tsg, tsg1, docks[0]), (plots, plots1, docks[1])):
+        dock.raise_()
+        qtbot.waitUntil(lambda: not view.catch_up.pending)
+        assert view.catch_up.catch_ups == 1
+        for key, curve in view.curves.items():
+            (x, y), (x1, y1) = curve.getOriginalDataset(), view1.curves[key].getOriginalDataset()
+            assert np.array_equal(x, x1) and np.array_equal(y, y1, equal_nan=True), key
+    for name, item in tsg.markers.items():
+        assert np.array_equal(np.c_[item.getData()], np.c_[tsg1.markers[name].getData()]), name
+    assert tsg.readout.text() == tsg1.readout.text()
+    assert [p.titleLabel.text for p in plots.plots.values()] == [
+        p.titleLabel.text for p in plots1.plots.values()]
+    qtbot.waitUntil(lambda: tsg.cap_decisions > decisions)        # decided once on screen
+    assert tsg.plot.getViewBox().viewRange()[0] != [0, 1] and tsg._caps is False
+
+
+def test_tsg_caps_when_zoomed_in_on_screen_only(qtbot):
+    run = Run(load("bulk", ["apps.bulk.bytes=300000"]))
+    ctx = TraceContext()
+    tsg = TimeSequenceView(ctx)
+    win, (dock,) = tabbed(qtbot, tsg)
+    front = next(d for d in win.findChildren(QDockWidget) if d is not dock)
+    dock.raise_()
+    ctx.set_trace(run.trace)
+    seen = 0
+
+    def feed(until: int) -> None:
+        nonlocal seen
+        run.run(until=until)
+        ctx.append(seen, len(run.trace), run.now)
+        seen = len(run.trace)
+
+    feed(300_000_000)
+    qtbot.waitUntil(lambda: tsg.on_screen() and not tsg.catch_up.pending)
+    qtbot.waitUntil(lambda: tsg._caps is False)                   # zoomed out: plain bars
+    seg = tsg.segments()
+    t, lo = seg["t"][40] / 1e9, float(seg["seq"][40])
+    tsg.plot.setRange(xRange=(t - 0.002, t + 0.002), yRange=(lo - 3000, lo + 6000), padding=0)
+    assert tsg._caps is True                                      # 1448 bytes are > 14 px
+    assert tsg.curves["data"].opts["symbol"] == "_"
+    # behind a tab the caps go (nobody sees them) with the next batch ...
+    front.raise_()
+    qtbot.waitUntil(lambda: not tsg.on_screen())
+    feed(600_000_000)
+    assert tsg._caps is False and tsg.curves["data"].opts["symbol"] is None
+    # ... and come back when it is raised
+    dock.raise_()
+    qtbot.waitUntil(lambda: tsg._caps is True)
+
+
+def test_grid_is_drawn_once_behind_the_data(bulk, qtbot):
+    """The grid: one item per plot below the data, at the axes' major and medium ticks, in two
+    opaque colours of the theme; pyqtgraph's own blended grid is off. Its lines are computed
+    again only when the range or the size changes."""
+    tr = bulk.trace
+    for cls in (TimeSequenceView, PlotsView):
+        ctx, view = show(cls, tr, qtbot)
+        view.resize(900, 500)
+        with qtbot.waitExposed(view):
+            view.show()
+        grids = [view.grid] if cls is TimeSequenceView else list(view.grids.values())
+        plots = [view.plot] if cls is TimeSequenceView else list(view.plots.values())
+        for grid, plot in zip(grids, plots):
+            vb = plot.getViewBox()
+            assert plot.getAxis("left").grid is False and plot.getAxis("bottom").grid is False
+            assert grid.parentItem() is vb and grid.zValue() < vb.childGroup.zValue()
+            major, minor = grid.lines()
+            (x0, x1), (y0, y1) = vb.viewRange()
+            bottom, left = plot.getAxis("bottom"), plot.getAxis("left")
+            xt = bottom.tickValues(x0, x1, bottom.geometry().width())     # the axis' ticks
+            yt = left.tickValues(y0, y1, left.geometry().height())
+            assert len(major) == len(xt[0][1]) + len(yt[0][1]) >= 4
+            assert len(minor) == sum(len(v) for _, v in xt[1:2] + yt[1:2])
+            vertical = sorted(ln.x1() for ln in major if ln.x1() == ln.x2())
+            assert np.allclose(vertical, (np.asarray(xt[0][1]) - x0) * vb.width() / (x1 - x0))
+        grid = grids[0]
+        n = grid.rebuilds
+        view.graph.viewport().repaint()
+        view.graph.viewport().repaint()
+        assert grid.rebuilds == n                        # same range and size: kept
+        (x0, x1), _ = plots[0].getViewBox().viewRange()
+        plots[0].setXRange(x0, (x0 + x1) / 2, padding=0)
+        view.graph.viewport().repaint()
+        assert grid.rebuilds == n + 1
+        for theme in (LIGHT, DARK):
+            view.set_theme(theme)
+            img = view.graph.grab().toImage()
+            base, muted = QColor(theme.base), QColor(theme.muted)
+            major_pen, minor_pen = grid._pens
+            for pen in (major_pen, minor_pen):
+                c = pen.color()
+                assert c.alpha() == 255
+                # between the background and the muted colour, closer to the background
+                for ch in ("red", "green", "blue"):
+                    b, m, v = getattr(base, ch)(), getattr(muted, ch)(), getattr(c, ch)()
+                    assert min(b, m) <= v <= max(b, m) and abs(v - b) <= abs(m - b) / 2
+            # the grid's colour is on screen
+            names = {img.pixelColor(x, y).name() for y in range(0, img.height(), 3)
+                     for x in range(0, img.width(), 3)}
+            assert major_pen.color().name() in names

@@ -35,9 +35,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from tcplab.gui.theme import LIGHT, Theme
-from tcplab.gui.views.tsg import (DOWNSAMPLE_FACTOR, MASK, NS, DirectionBox, Grow, SenderTally,
-                                  StepLine, direction_for, peer_of, refit_on_resize,
-                                  theme_pen)
+from tcplab.gui.views.tsg import (DOWNSAMPLE_FACTOR, MASK, NS, DirectionBox, GridLines, Grow,
+                                  PaintCatchUp, QuietAxis, SenderTally, StepLine, covered,
+                                  direction_for, following, peer_of, refit_on_resize, theme_pen)
 from tcplab.trace.events import EventKind, Var
 
 #: The initial ssthresh the engine uses for "arbitrarily high" (RFC 5681 3.1): 2**31 - 1.
@@ -163,8 +163,8 @@ class PlotsView(QWidget):
 
     Public: :meth:`set_direction`, :meth:`direction`, :meth:`series` (the change points of a
     variable), :meth:`rates` (bin edges and rates), :attr:`curves` (PlotDataItems by key),
-    :attr:`plots` (PlotItems by panel), :attr:`cursor_lines`, :meth:`set_panel_visible`,
-    :meth:`value_at` and :meth:`set_theme`.
+    :attr:`plots` (PlotItems by panel), :attr:`grids` (their GridLines), :attr:`cursor_lines`,
+    :meth:`set_panel_visible`, :meth:`value_at` and :meth:`set_theme`.
     """
 
     title = "Plots"
@@ -209,14 +209,20 @@ class PlotsView(QWidget):
         top.addWidget(self.fit_button)
 
         self.graph = pg.GraphicsLayoutWidget(self)
+        # Behind another dock's tab the picture waits for the next paint (see covered()).
+        self.catch_up = PaintCatchUp(self.graph.viewport(), self.graph.scene(), self._refresh)
         self.plots: dict[str, pg.PlotItem] = {}
         self.cursor_lines: dict[str, pg.InfiniteLine] = {}
+        self.grids: dict[str, GridLines] = {}
         for key, *_ in PANELS:
-            plot = pg.PlotItem()
+            plot = pg.PlotItem(axisItems={side: QuietAxis(side) for side in ("left", "bottom")})
             plot.setMenuEnabled(False)
-            plot.showGrid(x=True, y=True, alpha=0.25)
             for side in ("left", "bottom"):
-                plot.getAxis(side).setStyle(maxTickLevel=1)     # see the TSG: paint cost
+                # major and medium levels; no tick marks: the grid lines are the ticks
+                plot.getAxis(side).setStyle(maxTickLevel=1, tickLength=0)
+            # The grid, drawn behind the data in two opaque colours: pyqtgraph's own
+            # (showGrid) blends every axis tick across the panel and took most of the paint.
+            self.grids[key] = GridLines(plot)
             plot.hideButtons()
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
@@ -320,6 +326,8 @@ class PlotsView(QWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = t = theme
         self.graph.setBackground(t.color("base"))
+        for grid in self.grids.values():
+            grid.set_colors(t.color("base"), t.color("muted"))
         for plot in self.plots.values():
             for side in ("left", "bottom"):
                 ax = plot.getAxis(side)
@@ -411,6 +419,18 @@ class PlotsView(QWidget):
         if self.context.trace is None or end <= self._seen:
             return
         self._take(max(first, self._seen), end)
+        for rate in self._rates.values():
+            rate.update(self._end)          # the state value_at() and rates() read
+        if covered(self, self.graph.viewport()):
+            self.catch_up.defer()
+            return
+        self._redraw()
+        self._fit_x()
+        if not following(self.context):
+            self._update_titles()           # else the cursor's move does it next
+
+    def _refresh(self) -> None:
+        """The curves, the time range and the title lines from the state taken so far."""
         self._redraw()
         self._fit_x()
         self._update_titles()
@@ -585,6 +605,11 @@ class PlotsView(QWidget):
             height = max(1.0, self.plots[key].getViewBox().height())
             below = min(0.4, half_line / height)
             self.plots[key].setYRange(-top * 1.1 * below / (1 - below), top * 1.1, padding=0)
+        # Apply the new ranges now rather than when the scene prepares its paint: the items
+        # then mark their new bounds before the paint instead of during it, which cost a
+        # second (partial) paint in every other frame.
+        for plot in self.plots.values():
+            plot.getViewBox().updateMatrix()
 
     def _update_titles(self) -> None:
         """Each plot's title line: its curves' colours and names, with the values at the
@@ -617,7 +642,10 @@ class PlotsView(QWidget):
         for line in self.cursor_lines.values():
             line.setPos(t_ns / NS)
         self._moving_cursor = False
-        self._update_titles()
+        if covered(self, self.graph.viewport()):
+            self.catch_up.defer()
+        else:
+            self._update_titles()
 
     def _on_cursor_dragged(self, line) -> None:
         if self._moving_cursor:

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QLineF, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel,
+                               QVBoxLayout, QWidget)
 
 from tcplab.gui.theme import LIGHT, Theme
 from tcplab.net.packet import ACK, OPT_SACK, OPT_WSCALE, SYN
@@ -310,6 +311,172 @@ def theme_pen(theme: Theme, name: str, width: float = 1.5, style=Qt.SolidLine) -
     return pen
 
 
+#: Grid lines: how much of the muted text colour is mixed into the background, for the lines
+#: at major ticks and at the finer (labelled-less) ticks between them.
+GRID_MAJOR = 0.32
+GRID_MINOR = 0.15
+
+
+def mix(base: QColor, ink: QColor, share: float) -> QColor:
+    """``share`` of ``ink`` over ``base``, opaque: what ``ink`` at that alpha would paint on
+    ``base``, without the cost of blending every pixel of every line on every paint."""
+    a = 1.0 - share
+    return QColor(round(base.red() * a + ink.red() * share),
+                  round(base.green() * a + ink.green() * share),
+                  round(base.blue() * a + ink.blue() * share))
+
+
+class GridLines(QGraphicsItem):
+    """The grid of one plot, drawn behind its data: a line at each major and medium tick of the
+    plot's own axes (so it matches their labels, whatever their tick spacing), in two opaque
+    colours mixed from the background and the muted text colour.
+
+    pyqtgraph's own grid (``showGrid``) extends every axis tick across the plot with a
+    semi-transparent pen, on top of the data; blending those lines is most of what painting a
+    plot costs (at 1600x900 more than the curves themselves). Here the lines are computed only
+    when the view range or the plot's size changes, and painted unblended and unantialiased in
+    two ``drawLines`` calls. They are a child of the ViewBox in its own (pixel) coordinates,
+    below the ViewBox's data group, so the data is drawn over them; not part of the view's
+    items, so they never widen its automatic range or catch a click."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        vb = plot.getViewBox()
+        super().__init__(vb)
+        self._vb = vb
+        self._axes = (plot.getAxis("bottom"), plot.getAxis("left"))
+        self._rect = QRectF(vb.rect())
+        self._key: tuple | None = None
+        self._lines: tuple[list, list] = ([], [])
+        self._pens = (QPen(), QPen())
+        self.rebuilds = 0                 # how often the lines were computed (for tests)
+        self.setZValue(-1e5)              # above the ViewBox background, below its data
+        self.setAcceptedMouseButtons(Qt.NoButton)
+        self.setAcceptHoverEvents(False)
+        self.set_colors(QColor("white"), QColor("gray"))
+        vb.sigResized.connect(self._on_resized)
+        vb.sigRangeChanged.connect(self._on_range)
+
+    def set_colors(self, base: QColor, ink: QColor) -> None:
+        pens = []
+        for share in (GRID_MAJOR, GRID_MINOR):
+            pen = QPen(mix(QColor(base), QColor(ink), share))
+            pen.setWidth(0)               # cosmetic, one device pixel
+            pens.append(pen)
+        self._pens = tuple(pens)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def _on_resized(self, *_args) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(self._vb.rect())
+        self.update()
+
+    def _on_range(self, *_args) -> None:
+        self.update()
+
+    def lines(self) -> tuple[list, list]:
+        """The major and minor lines (``QLineF`` in the ViewBox's pixels) for the current range
+        and size, computed again only when either changed."""
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        w, h = self._rect.width(), self._rect.height()
+        key = (x0, x1, y0, y1, w, h)
+        if key == self._key:
+            return self._lines
+        self._key = key
+        self.rebuilds += 1
+        major: list[QLineF] = []
+        minor: list[QLineF] = []
+        if w > 1 and h > 1 and x1 > x0 and y1 > y0:
+            sx, sy = w / (x1 - x0), h / (y1 - y0)
+            for level, (_spacing, values) in enumerate(self._ticks(0, x0, x1, w)[:2]):
+                out = major if level == 0 else minor
+                for v in values:
+                    px = (v - x0) * sx
+                    if 0 <= px <= w:
+                        out.append(QLineF(px, 0, px, h))
+            for level, (_spacing, values) in enumerate(self._ticks(1, y0, y1, h)[:2]):
+                out = major if level == 0 else minor
+                for v in values:
+                    py = h - (v - y0) * sy
+                    if 0 <= py <= h:
+                        out.append(QLineF(0, py, w, py))
+        self._lines = (major, minor)
+        return self._lines
+
+    def _ticks(self, which: int, lo: float, hi: float, size: float) -> list:
+        """The tick levels of the bottom (0) or left (1) axis: asked as the axis itself asks
+        (its own range and length), so a :class:`QuietAxis` answers from what it computed for
+        its labels in the same paint."""
+        axis = self._axes[which]
+        if isinstance(axis, QuietAxis) and axis.tick_length() > 1:
+            return axis.tickValues(axis.range[0], axis.range[1], axis.tick_length())
+        return axis.tickValues(lo, hi, size)
+
+    def paint(self, p: QPainter, opt, widget=None) -> None:
+        major, minor = self.lines()
+        p.setRenderHint(QPainter.Antialiasing, False)
+        for pen, lines in ((self._pens[1], minor), (self._pens[0], major)):
+            if lines:
+                p.setPen(pen)
+                p.drawLines(lines)
+
+
+def following(context) -> bool:
+    """Whether the rows just announced move the cursor next (live, it follows the engine's
+    clock): a view's readouts at the cursor are then left to the cursor's signal."""
+    return context.live and context.now != context.cursor
+
+
+def covered(view: QWidget, surface: QWidget) -> bool:
+    """Whether ``view`` is shown but none of ``surface`` (its drawing area: a graphics view's
+    viewport, which covers the view itself) is on screen: a dock behind another dock's tab is
+    still visible to Qt, moved out of the window, with an empty visible region. Such a view
+    takes every batch into its state (O(rows)) but puts off what only changes the picture
+    (curves, ranges, titles: pyqtgraph's setData passes over every point) until it is painted
+    again, see :class:`PaintCatchUp`. A view that is not shown at all stays up to date, as
+    before: nothing would tell it to catch up, and it costs no paint."""
+    return view.isVisible() and surface.visibleRegion().isEmpty()
+
+
+class PaintCatchUp(QObject):
+    """Calls ``refresh`` once before the next paint of ``surface`` after :meth:`defer`: on its
+    paint event, before pyqtgraph prepares the scene (applies ranges, transforms), so the
+    frame shows the caught-up state. Also on the scene's prepare-for-paint as a fallback (a
+    render that sends no paint event to the viewport)."""
+
+    def __init__(self, surface: QWidget, scene, refresh) -> None:
+        super().__init__(surface)
+        self.pending = False
+        self.catch_ups = 0                # how often it caught up (for tests)
+        self._refresh = refresh
+        self._scene = scene
+        surface.installEventFilter(self)
+        scene.sigPrepareForPaint.connect(self._on_prepare)
+
+    def defer(self) -> None:
+        self.pending = True
+
+    def run(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.catch_ups += 1
+            self._refresh()
+
+    def _on_prepare(self) -> None:
+        if self.pending:
+            self.run()
+            # The view boxes may have prepared before the refresh: again, so that the ranges
+            # it set are applied to this paint (the nested call finds nothing pending).
+            self._scene.prepareForPaint()
+
+    def eventFilter(self, obj, event) -> bool:
+        if self.pending and event.type() == QEvent.Paint:
+            self.run()
+        return False
+
+
 def refit_on_resize(plot: pg.PlotItem) -> None:
     """Recompute what the curves of ``plot`` draw when its view box changes size. pyqtgraph
     chooses the downsampling factor from the pixel width but only recomputes it when the
@@ -407,7 +574,36 @@ def direction_for(trace, sel, current: int | None, senders: SenderTally, context
 
 
 # ============================================================================ the axis
-class SeqAxis(pg.AxisItem):
+class QuietAxis(pg.AxisItem):
+    """An axis that sets its label's rich text (and works out its own size again) only when
+    the text changed. pyqtgraph does both on every change of range, to update the SI prefix:
+    a text layout per axis per frame while a graph follows a live run. It also keeps its last
+    tick values, which the plot's :class:`GridLines` ask for again in the same paint."""
+
+    def tickValues(self, minVal, maxVal, size):
+        key = (minVal, maxVal, size, self.scale, self._tickDensity, self._tickSpacing,
+               self.style["maxTickLevel"])
+        if key != getattr(self, "_ticks_key", None):
+            self._ticks = super().tickValues(minVal, maxVal, size)
+            self._ticks_key = key
+        return self._ticks
+
+    def tick_length(self) -> float:
+        """The length in pixels the axis chooses its ticks for (as generateDrawSpecs)."""
+        rect = self.geometry()
+        return rect.height() if self.orientation in ("left", "right") else rect.width()
+
+    def _updateLabel(self) -> None:
+        html = self.labelString()
+        if html != getattr(self, "_label_html", None):
+            self._label_html = html
+            self.label.setHtml(html)
+            self._adjustSize()
+        self.picture = None
+        self.update()
+
+
+class SeqAxis(QuietAxis):
     """Sequence-number ticks as whole numbers with thousands separators; in absolute mode the
     values are the 32-bit numbers on the wire (plotted offset by the ISS, shown modulo 2**32)."""
 
@@ -435,7 +631,8 @@ class TimeSequenceView(QWidget):
     Public: :meth:`set_direction` (a sending connection id, or None to choose by itself),
     :meth:`direction`, :meth:`set_absolute`, :meth:`segments`, :meth:`acks`,
     :meth:`sack_blocks`, :attr:`plot` (the pyqtgraph PlotItem), :attr:`cursor_line`,
-    :attr:`curves` (the curve items by name), :meth:`highlighted` and :meth:`set_theme`.
+    :attr:`curves` (the curve items by name), :attr:`grid` (its :class:`GridLines`),
+    :meth:`highlighted`, :meth:`on_screen` and :meth:`set_theme`.
     """
 
     title = "Time-sequence graph"
@@ -472,14 +669,16 @@ class TimeSequenceView(QWidget):
         top.addStretch(1)
 
         self.seq_axis = SeqAxis("left")
-        self.graph = pg.PlotWidget(self, axisItems={"left": self.seq_axis})
+        self.graph = pg.PlotWidget(self, axisItems={"left": self.seq_axis,
+                                                    "bottom": QuietAxis("bottom")})
         self.plot: pg.PlotItem = self.graph.getPlotItem()
         self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
         for side in ("left", "bottom"):
-            # Grid lines at major and medium ticks only: the finest level costs most of a
-            # frame to paint and adds nothing a reader uses.
-            self.plot.getAxis(side).setStyle(maxTickLevel=1)
+            # Grid lines at major and medium ticks only (the finest level adds nothing a reader
+            # uses); no tick marks outside the plot: the grid lines are the ticks.
+            self.plot.getAxis(side).setStyle(maxTickLevel=1, tickLength=0)
+        # The grid: drawn once behind the data, not by the axes across it (see GridLines).
+        self.grid = GridLines(self.plot)
         self.plot.setLabel("bottom", "time", units="s")
 
         # Only what is in view is drawn, at most a few points per pixel column, keeping each
@@ -527,9 +726,19 @@ class TimeSequenceView(QWidget):
         self.cursor_line.sigDragged.connect(self._on_cursor_dragged)
         self.plot.addItem(self.cursor_line, ignoreBounds=True)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
-        self.plot.getViewBox().sigRangeChanged.connect(lambda *_: self._update_caps())
-        refit_on_resize(self.plot)
+        # The caps depend on the pixel size of the view: decided again when its range or size
+        # changes, and before a paint if that was skipped while the graph was off screen (the
+        # ViewBox's own prepareForPaint, connected first, has applied the range by then).
         self._caps: bool | None = None
+        self._caps_stale = True
+        self.cap_decisions = 0              # how often the caps were decided (for tests)
+        vb = self.plot.getViewBox()
+        vb.sigRangeChanged.connect(lambda *_: self._update_caps())
+        vb.sigResized.connect(lambda *_: self._update_caps())
+        self.plot.scene().sigPrepareForPaint.connect(self._before_paint)
+        refit_on_resize(self.plot)
+        # Behind another dock's tab the picture waits for the next paint (see covered()).
+        self.catch_up = PaintCatchUp(self.graph.viewport(), self.plot.scene(), self._refresh)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -565,8 +774,10 @@ class TimeSequenceView(QWidget):
         self._seg_t = Grow(np.int64)
         self._seg_seq = Grow(np.int64)
         self._seg_len = Grow(np.int64)
+        self._max_len = 0                   # the longest segment (for the caps)
         self._seg_uid = Grow(np.int64)
         self._seg_retx = Grow(np.bool_)
+        self._retx_before = Grow(np.int64)  # retransmissions among the segments up to each
         self._seg_row = Grow(np.int64)
         self._seg_index: dict[int, int] = {}
         self._data = Bars()
@@ -647,6 +858,7 @@ class TimeSequenceView(QWidget):
         self.theme = theme
         t = theme
         self.graph.setBackground(t.color("base"))
+        self.grid.set_colors(t.color("base"), t.color("muted"))
         for side in ("left", "bottom"):
             ax = self.plot.getAxis(side)
             ax.setPen(theme_pen(t, "muted", 1))
@@ -753,8 +965,23 @@ class TimeSequenceView(QWidget):
         if self.context.trace is None or end <= self._seen:
             return
         self._take(max(first, self._seen), end)
+        if covered(self, self.graph.viewport()):
+            self.catch_up.defer()
+            self._update_caps()             # no caps while off screen
+            return
         self._redraw()
+        if self.on_screen():
+            # The automatic range now rather than when the scene prepares its paint: the
+            # items then take their new transform before the paint instead of during it,
+            # which cost a second paint of the whole graph in every other frame.
+            self.plot.getViewBox().prepareForPaint()
         self._update_caps()
+        if not following(self.context):
+            self._update_readout()          # else the cursor's move does it next
+
+    def _refresh(self) -> None:
+        """The picture and the readout from the state taken so far."""
+        self._redraw()
         self._update_readout()
 
     def _take(self, first: int, end: int) -> None:
@@ -849,6 +1076,9 @@ class TimeSequenceView(QWidget):
             self._seg_len.extend(length)
             self._seg_uid.extend(uids)
             self._seg_retx.extend(retx)
+            prior = int(self._retx_before.buf[base - 1]) if base else 0
+            self._retx_before.extend(prior + np.cumsum(retx))
+            self._max_len = max(self._max_len, int(length.max()))
             rows = np.flatnonzero(mine & (kind == _SENT))
             self._seg_row.extend(rows[sent[:, 7] > 0] + first)
             for j, uid in enumerate(uids.tolist()):
@@ -934,25 +1164,54 @@ class TimeSequenceView(QWidget):
         self._set_points("lost", self._lost_pts, off)
 
     def _set_points(self, name: str, pts: list, off: float) -> None:
+        """Show the marker points ``pts``: only the new ones are added while the direction and
+        the offset stay the same (setData on a scatter item rebuilds every spot in Python)."""
         item = self.markers[name]
-        key = (self._gen, len(pts), off)
-        if self._marker_keys.get(name) == key:
-            return               # nothing new: setData on a scatter item rebuilds every spot
-        self._marker_keys[name] = key
-        if pts:
+        gen, shown, shown_off = self._marker_keys.get(name, (None, 0, None))
+        if gen == self._gen and shown_off == off and shown <= len(pts):
+            if shown == len(pts):
+                return
+            arr = np.asarray(pts[shown:], dtype=np.float64)
+            item.addPoints(x=arr[:, 0], y=arr[:, 1] + off)
+        elif pts:
             arr = np.asarray(pts, dtype=np.float64)
             item.setData(arr[:, 0], arr[:, 1] + off)
         else:
             item.setData([], [])
+        self._marker_keys[name] = (self._gen, len(pts), off)
 
-    def _update_caps(self) -> None:
+    def on_screen(self) -> bool:
+        """Whether any of the graph is on screen (see :func:`covered`)."""
+        return self.isVisible() and not self.graph.viewport().visibleRegion().isEmpty()
+
+    def _before_paint(self) -> None:
+        """Just before the scene is painted (on screen, or rendered for an export)."""
+        if self._caps_stale:
+            self._update_caps(painting=True)
+
+    def _update_caps(self, painting: bool = False) -> None:
         """Caps at the ends of the bars (tcptrace's arrow heads) once a segment is tall enough
         on screen for them to help: segments sent back to back stack into one line, and the
-        caps show where one ends and the next begins. Zoomed out they would only blot."""
-        if not len(self._seg_len):
+        caps show where one ends and the next begins. Zoomed out they would only blot.
+
+        Decided only while the graph is on screen or being painted: pyqtgraph applies the
+        automatic range when it paints, so a graph behind a tab keeps its first range ([0, 1]),
+        where every bar looks tall, and caps would make each batch build a symbol for every
+        segment sent. Off screen there are no caps, and the decision waits for the next paint
+        (:meth:`_before_paint`). O(1) apart from the symbols when they change."""
+        if not self._max_len:
             return
-        per_px = self.plot.getViewBox().viewPixelSize()[1]
-        tall = per_px > 0 and float(self._seg_len.data.max()) / per_px >= CAP_MIN_PX
+        if painting or self.on_screen():
+            self._caps_stale = False
+            self.cap_decisions += 1
+            # From the range and the size, not viewPixelSize(): that reads the transform, which
+            # follows a new range only when the view is next painted.
+            vb = self.plot.getViewBox()
+            y0, y1 = vb.viewRange()[1]
+            tall = bool(y1 > y0 and self._max_len * vb.height() / (y1 - y0) >= CAP_MIN_PX)
+        else:
+            self._caps_stale = True
+            tall = False
         if tall != self._caps:
             self._caps = tall
             for key in ("data", "retx"):
@@ -989,7 +1248,7 @@ class TimeSequenceView(QWidget):
         t = self.context.cursor
         off = self._offset()
         n = int(np.searchsorted(self._seg_t.data, t, side="right"))
-        retx = int(self._seg_retx.data[:n].sum()) if n else 0
+        retx = int(self._retx_before.buf[n - 1]) if n else 0
         ack = self._ack_line.value_at(t)
         edge = self._win_line.value_at(t)
         parts = []
