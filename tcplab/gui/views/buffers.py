@@ -67,6 +67,23 @@ def view_font(widget: QWidget, scale: float = 1.0, bold: bool = False) -> QFont:
     return f
 
 
+def begin_paint(widget: QWidget, theme: Theme, empty: str | None = None):
+    """Start painting a view body: antialiased, the base colour filled in, the view font set.
+    Returns ``(painter, font metrics)``, or None after writing ``empty`` (the reason there is
+    nothing to draw yet) in the middle when it is given."""
+    p = QPainter(widget)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.fillRect(widget.rect(), theme.color("base"))
+    font = view_font(widget)
+    p.setFont(font)
+    if empty is not None:
+        p.setPen(theme.color("muted"))
+        p.drawText(QRectF(widget.rect()), Qt.AlignCenter, empty)
+        p.end()
+        return None
+    return p, QFontMetricsF(font)
+
+
 class ConnectionView(QWidget):
     """Base of the views that show one connection's two endpoints at the cursor.
 

@@ -35,8 +35,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from tcplab.gui.theme import LIGHT, Theme
-from tcplab.gui.views.tsg import (DOWNSAMPLE_FACTOR, MASK, NS, DirectionBox, GridLines, Grow,
-                                  PaintCatchUp, QuietAxis, SenderTally, StepLine, covered,
+from tcplab.gui.views.tsg import (DOWNSAMPLE_FACTOR, MASK, NS, DirectionBox, FollowsDirection,
+                                  GridLines, Grow, PaintCatchUp, QuietAxis, SenderTally, StepLine, covered,
                                   direction_for, following, peer_of, refit_on_resize, theme_pen)
 from tcplab.trace.events import EventKind, Var
 
@@ -157,7 +157,7 @@ def fmt_value(key: str, v: float) -> str:
     return f"{v:,.0f} B"
 
 
-class PlotsView(QWidget):
+class PlotsView(FollowsDirection, QWidget):
     """Stacked plots of cwnd, ssthresh, outstanding bytes, SRTT/RTTVAR, RTO, throughput and
     goodput for one data direction (see the module docstring).
 
@@ -435,28 +435,8 @@ class PlotsView(QWidget):
         self._fit_x()
         self._update_titles()
 
-    def _take(self, first: int, end: int) -> None:
-        trace = self.context.trace
-        self.box.refresh(trace)
-        if self._conn is None:
-            self.box.show_conn(None)        # nothing shown yet: the box says so
-        m = trace.matrix(first, end)
-        self._seen = end
-        if not len(m):
-            return
-        if self._senders.add(m) and self._auto:
-            leader = self._senders.leader(self._conn)
-            if leader != self._conn:
-                self._conn = leader
-                self.box.show_conn(self._conn)
-                self._new_state()
-                self._consume(trace.matrix(0, end))
-                self.follow()
-                return
-        if self._conn is not None:
-            if self.box.currentData() != self._conn:
-                self.box.show_conn(self._conn)
-            self._consume(m)
+    def _leader_changed(self) -> None:
+        self.follow()
 
     def _rebuild(self) -> None:
         self._new_state()
@@ -467,8 +447,9 @@ class PlotsView(QWidget):
         self._update_titles()
         self._autorange_x()
 
-    def _consume(self, m: np.ndarray) -> None:
-        """Add the rows of ``m`` that concern the shown sender and its peer: O(rows) numpy."""
+    def _consume(self, m: np.ndarray, first: int = 0) -> None:
+        """Add the rows of ``m`` that concern the shown sender and its peer: O(rows) numpy.
+        (``first``, the rows' index, is not needed here: plots keep no row references.)"""
         trace = self.context.trace
         s = self._conn
         if s is None or trace is None or s >= len(trace.conns):

@@ -22,7 +22,8 @@ from PySide6.QtCore import QEasingCurve, QPointF, QRectF, QSize, Qt, QVariantAni
 from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tcplab.gui.views.buffers import ConnectionView, conn_name, text_on, view_font, with_alpha
+from tcplab.gui.views.buffers import (ConnectionView, begin_paint, conn_name, text_on, view_font,
+                                      with_alpha)
 from tcplab.net.packet import RST, flags_str
 from tcplab.sim.clock import fmt_time
 from tcplab.trace.events import Detection, EventKind, TcpState, TimerKind
@@ -297,18 +298,11 @@ class StateCanvas(QWidget):
     def paintEvent(self, _ev) -> None:
         view = self.view
         th = view.theme
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        p.fillRect(self.rect(), th.color("base"))
-        font = view_font(self)
-        fm = QFontMetricsF(font)
-        p.setFont(font)
         diagrams = view.diagrams()
-        if not diagrams:
-            p.setPen(th.color("muted"))
-            p.drawText(QRectF(self.rect()), Qt.AlignCenter,
-                       "No connection yet: the state diagrams appear once a connection opens.")
+        started = begin_paint(self, th, None if diagrams else "No connection yet: the state diagrams appear once a connection opens.")
+        if started is None:
             return
+        p, fm = started
         gap = 16.0
         h = fm.height()
         self.all_labels = True

@@ -19,7 +19,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tcplab.gui.views.buffers import ConnectionView, conn_name, text_on, view_font, with_alpha
+from tcplab.gui.views.buffers import (ConnectionView, begin_paint, conn_name, text_on, view_font,
+                                      with_alpha)
 from tcplab.sim.clock import fmt_duration, fmt_time
 from tcplab.trace.events import TcpState, TimerKind
 from tcplab.trace.narrate import Narrator
@@ -149,18 +150,11 @@ class TimersCanvas(QWidget):
     def paintEvent(self, _ev) -> None:
         view = self.view
         th = view.theme
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        p.fillRect(self.rect(), th.color("base"))
-        font = view_font(self)
-        fm = QFontMetricsF(font)
-        p.setFont(font)
         model = view.model()
-        if not model:
-            p.setPen(th.color("muted"))
-            p.drawText(QRectF(self.rect()), Qt.AlignCenter,
-                       "No connection yet: timers appear once a connection opens.")
+        started = begin_paint(self, th, None if model else "No connection yet: timers appear once a connection opens.")
+        if started is None:
             return
+        p, fm = started
         side = self.width() >= 620 and len(model) > 1
         cols = len(model) if side else 1
         gap = 14.0

@@ -625,7 +625,44 @@ class SeqAxis(QuietAxis):
 
 
 # ============================================================================ the view
-class TimeSequenceView(QWidget):
+class FollowsDirection:
+    """Taking trace batches for a view of one data direction (the graph and the plots).
+
+    Unless the user picked a direction (``_auto`` false), the connection that has sent the most
+    data leads (``SenderTally``); when the lead changes, the view starts over on the new
+    direction from every row so far and ``_leader_changed()`` follows. Views provide ``box``,
+    ``_senders``, ``_conn``, ``_auto``, ``_seen``, ``_new_state()`` and
+    ``_consume(rows, first)``."""
+
+    def _take(self, first: int, end: int) -> None:
+        """Take rows ``[first, end)``: O(rows) numpy work plus the view's own per-row steps."""
+        trace = self.context.trace
+        self.box.refresh(trace)
+        if self._conn is None:
+            self.box.show_conn(None)        # nothing shown yet: the box says so
+        m = trace.matrix(first, end)
+        self._seen = end
+        if not len(m):
+            return
+        if self._senders.add(m) and self._auto:
+            leader = self._senders.leader(self._conn)
+            if leader != self._conn:
+                self._conn = leader
+                self.box.show_conn(self._conn)
+                self._new_state()
+                self._consume(trace.matrix(0, end), 0)
+                self._leader_changed()
+                return
+        if self._conn is not None:
+            if self.box.currentData() != self._conn:
+                self.box.show_conn(self._conn)
+            self._consume(m, first)
+
+    def _leader_changed(self) -> None:
+        raise NotImplementedError
+
+
+class TimeSequenceView(FollowsDirection, QWidget):
     """The time-sequence graph dock (see the module docstring for what it draws).
 
     Public: :meth:`set_direction` (a sending connection id, or None to choose by itself),
@@ -984,32 +1021,11 @@ class TimeSequenceView(QWidget):
         self._redraw()
         self._update_readout()
 
-    def _take(self, first: int, end: int) -> None:
-        """Take rows ``[first, end)``: O(rows) numpy work plus a Python step per ACK and per
-        drop of this direction."""
-        trace = self.context.trace
-        self.box.refresh(trace)
-        if self._conn is None:
-            self.box.show_conn(None)        # nothing shown yet: the box says so
-        m = trace.matrix(first, end)
-        self._seen = end
-        if not len(m):
-            return
-        if self._senders.add(m) and self._auto:
-            leader = self._senders.leader(self._conn)
-            if leader != self._conn:
-                self._conn = leader
-                self.box.show_conn(self._conn)
-                self._new_state()
-                self._consume(trace.matrix(0, end), 0)
-                self._highlight_uid = self.context.selection.packet
-                self._show_highlight()
-                self.plot.enableAutoRange()
-                return
-        if self._conn is not None:
-            if self.box.currentData() != self._conn:
-                self.box.show_conn(self._conn)
-            self._consume(m, first)
+    def _leader_changed(self) -> None:
+        """The graph switched to a new leading sender: highlight and rescale for it."""
+        self._highlight_uid = self.context.selection.packet
+        self._show_highlight()
+        self.plot.enableAutoRange()
 
     def _rebuild(self) -> None:
         """Start the current direction over from the rows taken so far (a direction switch)."""
@@ -1256,7 +1272,8 @@ class TimeSequenceView(QWidget):
             parts.append(f"cumulative ACK {int(ack + off) & MASK if self._absolute else int(ack):,}")
             parts.append(f"window edge {int(edge + off) & MASK if self._absolute else int(edge):,}"
                          f" (window {int(edge - ack):,} B)")
-        parts.append(f"{n:,} data segments sent, {retx:,} of them retransmissions")
+        parts.append(f"{n:,} data segment{'' if n == 1 else 's'} sent, {retx:,} of them "
+                     f"retransmission{'' if retx == 1 else 's'}")
         self.readout.setText(f"at {t / NS:.6f} s — " + " · ".join(parts))
 
     # ------------------------------------------------------------------ cursor and selection
