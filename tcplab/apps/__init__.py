@@ -54,14 +54,39 @@ def http_like(kind: str, size: int, index: int = 0) -> bytes:
     return head + pattern(0, size - len(head))
 
 
+class Digest:
+    """A running SHA-256 of a byte stream that can be copied with the rest of the engine's
+    state (``copy.deepcopy``: engine snapshots for rewinding a replay); hashlib's objects
+    cannot be copied that way."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def __deepcopy__(self, memo) -> "Digest":
+        twin = Digest.__new__(Digest)
+        twin._h = self._h.copy()
+        return twin
+
+
 @dataclass
 class SideStats:
     """What one side of an application did."""
 
     written: int = 0
     received: int = 0
-    sent_digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
-    recv_digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    sent_digest: Digest = field(default_factory=Digest)
+    recv_digest: Digest = field(default_factory=Digest)
     keep: bytearray | None = None      # the received bytes themselves, when asked for
     sent_keep: bytearray | None = None
     closed_at: int | None = None

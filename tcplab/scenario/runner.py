@@ -24,6 +24,7 @@ trace exactly. Actions (see ``apply`` for the checks):
 
 from __future__ import annotations
 
+import copy
 import gc
 import time
 from typing import Any
@@ -79,7 +80,9 @@ class Run:
         for name in sc.routers:
             net.add_router(name)
         for ls in sc.links:
-            net.add_link(ls.a, ls.b, ls.ab, ls.ba)
+            # The run's own copies: knobs change them (set_link) and the scenario must stay as
+            # written for the next run of it.
+            net.add_link(ls.a, ls.b, copy.copy(ls.ab), None if ls.ba is None else copy.copy(ls.ba))
         net.compute_routes()
         for spec in sc.apps:
             cls = APP_CLASSES[spec.type]

@@ -11,7 +11,7 @@ more than four integers keep the rest in ``extra``.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 import numpy as np
@@ -68,6 +68,16 @@ class ConnInfo:
 
     def label(self, nodes: list[str]) -> str:
         return f"{nodes[self.node]}:{self.local_port}"
+
+
+@dataclass(frozen=True)
+class TraceMark:
+    """A moment of a trace (:meth:`Trace.mark`): its row and packet counts and the mutable
+    fields of its connections."""
+
+    rows: int
+    packets: int
+    conns: tuple[tuple[int | None, int | None, int], ...]
 
 
 @dataclass
@@ -135,6 +145,36 @@ class Trace:
                 break
         self.conns.append(info)
         return info
+
+    # -- rewinding --------------------------------------------------------------------------
+    def mark(self) -> "TraceMark":
+        """Where the trace stands now, for :meth:`rewind` (engine snapshots: rewinding a run
+        re-executes it from a snapshot, and its trace must return to that moment too)."""
+        return TraceMark(len(self), len(self.packets),
+                         tuple((c.iss, c.irs, c.peer) for c in self.conns))
+
+    def rewind(self, mark: "TraceMark") -> None:
+        """Forget every row, packet and connection recorded after ``mark``, and give the
+        connections the ISS, IRS and peer they had then. Rows before the mark never change
+        after their event (``set_d`` rewrites the row of the segment being processed)."""
+        if mark.rows > len(self):
+            raise ValueError(f"cannot rewind a trace of {len(self)} rows to row {mark.rows}")
+        del self._data[mark.rows * NCOL:]
+        for i in [i for i in self.extra if i >= mark.rows]:
+            del self.extra[i]
+        del self.packets[mark.packets:]
+        del self.conns[len(mark.conns):]
+        for info, (iss, irs, peer) in zip(self.conns, mark.conns):
+            info.iss, info.irs, info.peer = iss, irs, peer
+
+    def copy(self) -> "Trace":
+        """An independent copy of the record so far (packets are shared: they never change
+        once traced), e.g. to keep one run for comparison while the engine rewinds."""
+        twin = Trace(list(self.nodes), list(self.node_kinds), list(self.links),
+                     [replace(c) for c in self.conns], list(self.packets), dict(self.extra),
+                     dict(self.meta))
+        twin._data.extend(self._data)
+        return twin
 
     # -- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
