@@ -5,6 +5,9 @@
                [--max-lines N]
     tcplab run --list
     tcplab export SESSION [--pcap OUT [--capture NODE]] [--csv OUT] [--json OUT]
+                  [--figure VIEW=OUT ...] [--gif OUT] [--mp4 OUT] [--view VIEW]
+                  [--from SECONDS] [--to SECONDS] [--speed X] [--fps N] [--size WxH]
+                  [--scale X] [--theme light|dark] [--no-clock]
     tcplab [SCENARIO|FILE]          open the lab window (default: the first lesson)
     tcplab --version
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -23,6 +27,15 @@ from tcplab import __version__
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+
+
+#: The views figures and movies can show: the canvas and the window's docked views (the same
+#: list as tcplab.gui.media.view_names(), kept here to check options without importing Qt).
+MEDIA_VIEWS = ("topology", "ladder", "tsg", "plots", "narration", "buffers", "timers", "state",
+               "inspector")
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: Smallest and largest figure or movie frame (as tcplab.gui.media.MIN_SIZE, MAX_SIZE).
+MEDIA_MIN_SIZE, MEDIA_MAX_SIZE = (160, 120), (3840, 2160)
 
 
 class CliError(Exception):
@@ -58,10 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--verbose", action="store_true", help="show every trace event")
     r.add_argument("--max-lines", type=int, default=4000, metavar="N",
                    help="stop printing the ladder after N lines (default 4000; 0 = no limit)")
-    e = sub.add_parser("export", help="write a session's capture or events to files",
+    e = sub.add_parser("export", help="write a session's capture, events, figures or movies",
                        description="Export a recorded session (tcplab run ... --record FILE): a "
-                                   "pcapng capture, every event as CSV or as JSON. Several "
-                                   "outputs may be given at once.")
+                                   "pcapng capture, every event as CSV or as JSON, pictures of "
+                                   "the views (PNG, SVG, PDF) and movies of the run replayed "
+                                   "(GIF, MP4). Several outputs may be given at once. Figures "
+                                   "and movies are drawn offscreen: no display is needed.")
     e.add_argument("session", help="a session file (.tcplab)")
     e.add_argument("--pcap", metavar="OUT", help="write a pcapng capture to OUT")
     e.add_argument("--capture", metavar="NODE",
@@ -71,6 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
                         "fields a-d, narration)")
     e.add_argument("--json", metavar="OUT",
                    help="write every event as a JSON object, after a header (scenario, seed)")
+    g = e.add_argument_group("figures and movies (see docs/export.md)")
+    g.add_argument("--figure", action="append", default=[], metavar="VIEW=OUT",
+                   help="write a picture of VIEW at the end of the run (or at --to) to OUT, "
+                        ".png, .svg or .pdf; may be repeated. Views: " + ", ".join(MEDIA_VIEWS))
+    g.add_argument("--gif", metavar="OUT", help="write an animated GIF of the run replayed")
+    g.add_argument("--mp4", metavar="OUT", help="write an MP4 video (H.264) of the run replayed")
+    g.add_argument("--view", metavar="VIEW",
+                   help="the view a movie shows (default: topology, the network with its packets)")
+    g.add_argument("--from", dest="start", type=float, metavar="SECONDS",
+                   help="simulated time a movie starts at (default 0)")
+    g.add_argument("--to", dest="end", type=float, metavar="SECONDS",
+                   help="simulated time a movie ends at, and the moment figures show (default: "
+                        "the end of the session)")
+    g.add_argument("--speed", type=float, metavar="X",
+                   help="simulated seconds per second of movie (default: 0.05, the window's, "
+                        "or faster or slower to make a movie of 5 to 30 s)")
+    g.add_argument("--fps", type=int, metavar="N",
+                   help="movie frames per second (default: 20 for a GIF, 30 for an MP4)")
+    g.add_argument("--size", metavar="WxH",
+                   help="size in pixels of figures (default 1200x750) and movies (default "
+                        "800x450 for a GIF, 1280x720 for an MP4)")
+    g.add_argument("--scale", type=float, metavar="X",
+                   help="PNG pixels per view pixel (default 2, for sharp slides)")
+    g.add_argument("--theme", choices=("light", "dark"), default="light",
+                   help="colours of figures and movies (default light)")
+    g.add_argument("--no-clock", dest="clock", action="store_false",
+                   help="movies without the strip that shows the title and simulated time")
     return p
 
 
@@ -203,12 +245,18 @@ def cmd_export(args) -> int:
     from tcplab.session import SessionError, load_session
     from tcplab.session.export import write_capture, write_csv, write_json
 
+    figures = [_figure_option(text) for text in args.figure]
+    movies = [(option, value) for option, value in (("--gif", args.gif), ("--mp4", args.mp4))
+              if value]
     outputs = [(option, value) for option, value in
                (("--pcap", args.pcap), ("--csv", args.csv), ("--json", args.json)) if value]
+    outputs += [("--figure", out) for _view, out in figures] + movies
     if not outputs:
-        raise CliError("export needs at least one output: --pcap OUT, --csv OUT or --json OUT")
+        raise CliError("export needs at least one output: --pcap OUT, --csv OUT, --json OUT, "
+                       "--figure VIEW=OUT, --gif OUT or --mp4 OUT")
     if args.capture and not args.pcap:
         raise CliError("--capture needs --pcap OUT")
+    media = _media_options(args, bool(figures), bool(movies))
     for option, value in outputs:
         _check_output(option, value)
     _distinct_outputs(outputs + [("the session", args.session)])
@@ -217,8 +265,10 @@ def cmd_export(args) -> int:
     except SessionError as e:
         raise CliError(str(e)) from None
     trace = session.trace
+    node = _capture_node(session, args.capture) if args.pcap else None
+    draw = _MediaExport(session, media, figures, movies) if figures or movies else None
+    # every option is checked: now write
     if args.pcap:
-        node = _capture_node(session, args.capture)
         n = _write("--pcap", args.pcap, write_capture, trace, node)
         print(f"capture at {trace.nodes[node]}: {n} packets written to {args.pcap}")
     if args.csv:
@@ -229,7 +279,158 @@ def cmd_export(args) -> int:
                   "seed": session.seed, "session": Path(args.session).name}
         n = _write("--json", args.json, write_json, trace, header)
         print(f"{n} events written to {args.json}")
+    if draw is not None:
+        draw.write()
     return 0
+
+
+def _figure_option(text: str) -> tuple[str, str]:
+    """``--figure VIEW=OUT`` checked: a known view and a picture suffix."""
+    view, sep, out = text.partition("=")
+    view = view.strip()
+    if not sep or not view or not out:
+        raise CliError(f"--figure {text}: give VIEW=OUT, e.g. ladder=ladder.svg")
+    if view not in MEDIA_VIEWS:
+        raise CliError(f"--figure {text}: unknown view {view!r}; views: {', '.join(MEDIA_VIEWS)}")
+    if Path(out).suffix.lower() not in FIGURE_SUFFIXES:
+        raise CliError(f"--figure {text}: {out} must end in .png, .svg or .pdf")
+    return view, out
+
+
+def _media_options(args, figures: bool, movies: bool) -> dict:
+    """The figure and movie options, checked without Qt: one line naming the option."""
+    movie_only = [("--view", args.view), ("--from", args.start), ("--speed", args.speed),
+                  ("--fps", args.fps), ("--no-clock", None if args.clock else True)]
+    for option, value in movie_only:
+        if value is not None and not movies:
+            raise CliError(f"{option} is for movies: it needs --gif OUT or --mp4 OUT")
+    for option, value in (("--to", args.end), ("--size", args.size),
+                          ("--theme", None if args.theme == "light" else args.theme)):
+        if value is not None and not (figures or movies):
+            raise CliError(f"{option} is for figures and movies: it needs --figure VIEW=OUT, "
+                           f"--gif OUT or --mp4 OUT")
+    if args.scale is not None and not figures:
+        raise CliError("--scale is for figures: it needs --figure VIEW=OUT")
+    for option, out, suffix in (("--gif", args.gif, ".gif"), ("--mp4", args.mp4, ".mp4")):
+        if out and Path(out).suffix.lower() != suffix:
+            raise CliError(f"{option} {out}: the file name must end in {suffix}")
+    view = args.view if args.view is not None else "topology"
+    if view not in MEDIA_VIEWS:
+        raise CliError(f"--view {view}: unknown view; views: {', '.join(MEDIA_VIEWS)}")
+    for option, value in (("--from", args.start), ("--to", args.end)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise CliError(f"{option} must be a time in seconds, 0 or more, got {value}")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise CliError(f"--to {args.end} must be after --from {args.start}")
+    if args.speed is not None and not (math.isfinite(args.speed) and args.speed > 0):
+        raise CliError(f"--speed must be a positive number of simulated seconds per second of "
+                       f"movie, got {args.speed}")
+    if args.fps is not None and not 1 <= args.fps <= 60:
+        raise CliError(f"--fps must be from 1 to 60 frames per second, got {args.fps}")
+    if args.scale is not None and not (math.isfinite(args.scale) and 0 < args.scale <= 8):
+        raise CliError(f"--scale must be above 0 and at most 8, got {args.scale}")
+    size = None
+    if args.size is not None:
+        w, x, h = args.size.lower().partition("x")
+        if not (x and w.strip().isdigit() and h.strip().isdigit()):
+            raise CliError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got "
+                           f"{args.size!r}")
+        size = (int(w), int(h))
+        (w0, h0), (w1, h1) = MEDIA_MIN_SIZE, MEDIA_MAX_SIZE
+        if not (w0 <= size[0] <= w1 and h0 <= size[1] <= h1):
+            raise CliError(f"--size {args.size}: must be from {w0}x{h0} to {w1}x{h1} pixels")
+    return {"view": view, "start": args.start, "end": args.end, "speed": args.speed,
+            "fps": args.fps, "size": size, "scale": 2.0 if args.scale is None else args.scale,
+            "theme": args.theme, "clock": args.clock}
+
+
+class _MediaExport:
+    """Figures and movies of a session: Qt is imported here only, on the offscreen platform
+    unless QT_QPA_PLATFORM says otherwise, and every movie is planned (its options checked
+    against the session) before anything is written."""
+
+    def __init__(self, session, options: dict, figures: list, movies: list) -> None:
+        from tcplab.sim.clock import ns_from_seconds
+        self.options = o = options
+        self.figures = figures
+        end = session.end_ns
+        for option, value in (("--from", o["start"]), ("--to", o["end"])):
+            if value is not None and ns_from_seconds(value) > end:
+                raise CliError(f"{option} {value:g}: the session ends at {end / 1e9:g} s")
+        self.start = ns_from_seconds(o["start"]) if o["start"] is not None else 0
+        self.end = ns_from_seconds(o["end"]) if o["end"] is not None else None
+        if self.end is not None and self.end <= self.start:
+            raise CliError(f"--to {o['end']:g} must be after --from {self.start / 1e9:g}")
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        try:
+            from tcplab.gui import media
+        except ImportError as e:
+            raise CliError(f"figures and movies need PySide6 ({e}); --pcap, --csv and --json "
+                           f"do not") from None
+        self.media = media
+        media.ensure_app()
+        self.recording = media.recording(session)
+        self.plans = []
+        for option, out in movies:
+            try:
+                plan = media.plan_movie(self.recording, out, view=o["view"],
+                                        start_ns=self.start, end_ns=self.end, speed=o["speed"],
+                                        fps=o["fps"], size=o["size"])
+            except ValueError as e:
+                raise CliError(f"{option} {out}: {e}") from None
+            self.plans.append((option, plan))
+
+    def write(self) -> None:
+        media, o = self.media, self.options
+        size = o["size"] or media.DEFAULT_FIGURE_SIZE
+        for view, out in self.figures:
+            _write("--figure", out, self._figure, view, size)
+            kind = Path(out).suffix.lower()
+            extra = (f", {round(size[0] * o['scale'])}x{round(size[1] * o['scale'])} pixels"
+                     if kind == ".png" else "")
+            print(f"{view} figure ({size[0]}x{size[1]}{extra}) written to {out}")
+        for option, plan in self.plans:
+            progress = _Progress(plan.path.name) if sys.stderr.isatty() else None
+            try:
+                n = _write(option, str(plan.path), self._movie, plan, progress)
+            finally:
+                if progress is not None:
+                    progress.done()
+            w, h = plan.size
+            print(f"{plan.view} movie: {n} frames, {w}x{h}, {plan.fps} fps, {plan.seconds:.1f} s "
+                  f"at {plan.speed:g}x real time, written to {plan.path}")
+
+    def _figure(self, out: str, view: str, size: tuple[int, int]):
+        o = self.options
+        return self.media.render_figure(self.recording, view, out, size=size, theme=o["theme"],
+                                        at_ns=self.end, scale=o["scale"])
+
+    def _movie(self, out: str, plan, progress) -> int:
+        o = self.options
+        return self.media.write_movie(self.recording, out, view=plan.view,
+                                      start_ns=plan.start_ns, end_ns=plan.end_ns,
+                                      speed=plan.speed, fps=plan.fps, size=plan.size,
+                                      theme=o["theme"], clock=o["clock"], progress=progress)
+
+
+class _Progress:
+    """``frames 120/575`` on a terminal's stderr while a movie is made."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> bool:
+        if done == total or done % 10 == 0:
+            sys.stderr.write(f"\r{self.name}: frame {done}/{total}")
+            sys.stderr.flush()
+            self.shown = True
+        return True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _check_output(option: str, value: str) -> None:
