@@ -1,8 +1,8 @@
 """Render the application icon ``tcplab.svg`` into the freedesktop ``hicolor`` tree.
 
-Writes ``hicolor/{N}x{N}/apps/tcplab.png`` for N in 16, 32, 48, 64, 128 and 256, and copies the
-SVG to ``hicolor/scalable/apps/tcplab.svg``. The outputs are committed; run this again only after
-editing ``tcplab.svg``::
+Writes ``hicolor/{N}x{N}/apps/tcplab.png`` for N in 16, 22, 24, 32, 48, 64, 128, 256 and 512 (the
+sizes desktops ask for), and copies the SVG to ``hicolor/scalable/apps/tcplab.svg``. The outputs
+are committed; run this again only after editing ``tcplab.svg``::
 
     QT_QPA_PLATFORM=offscreen python resources/icons/render_png.py
 """
@@ -21,7 +21,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SIZES = (16, 32, 48, 64, 128, 256)
+SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
 
 def main() -> int:
