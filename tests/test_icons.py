@@ -19,7 +19,8 @@ TOKEN = "#37474f"  # the toolbar stroke colour; the dark theme string-replaces i
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 TOOLBAR = [
-    "new", "open", "save", "undo", "redo", "play", "pause", "step", "step-segment", "reset",
+    "new", "open", "save", "undo", "redo", "play", "pause", "step", "step-back", "step-segment",
+    "fork", "reset",
     "rerun", "new-seed", "select", "add-host", "add-router", "add-link", "delete", "layout",
     "zoom-fit", "drop", "duplicate", "delay", "fullscreen", "settings", "about", "theme",
 ]

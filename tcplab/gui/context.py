@@ -8,6 +8,7 @@ four signals:
 ``advanced(first, end)``    rows ``[first, end)`` were appended (one signal per frame)
 ``cursorChanged(t_ns)``     the shared time cursor moved: show the state as of that time
 ``selectionChanged(sel)``   a :class:`Selection` changed (a packet, an event, a connection)
+``baselineChanged()``       another run to compare with was set or cleared (``baseline``)
 
 The cursor is *live* while it follows the newest row (the run is being watched as it goes);
 dragging it back in any view sets it to that time and views show the past: buffers, timers and
@@ -38,6 +39,7 @@ class TraceContext(QObject):
     advanced = Signal(int, int)
     cursorChanged = Signal(object)    # ns: may exceed 32 bits
     selectionChanged = Signal(object)
+    baselineChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +49,13 @@ class TraceContext(QObject):
         self.live = True
         self.selection = Selection()
         self._times = np.zeros(0, dtype=np.int64)   # cache of the t column for rows_until
+        #: Another run of the same scenario to draw under this one (a fork's original), with
+        #: a few words saying what it is; the graphs show it in grey.
+        self.baseline = None
+        self.baseline_label = ""
+        #: The end of a recorded session being replayed (ns): the cursor may go that far even
+        #: before the replay has.
+        self.horizon = 0
 
     # -- fed by the window ---------------------------------------------------------------------
     def set_trace(self, trace) -> None:
@@ -69,6 +78,12 @@ class TraceContext(QObject):
         if self.live and now != self.cursor:
             self.cursor = now
             self.cursorChanged.emit(now)
+
+    def set_baseline(self, trace, label: str = "") -> None:
+        """Compare with ``trace`` (None: stop comparing)."""
+        self.baseline = trace
+        self.baseline_label = label if trace is not None else ""
+        self.baselineChanged.emit()
 
     # -- used by views -------------------------------------------------------------------------
     def times(self) -> np.ndarray:

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from tcplab.scenario.runner import Run
 from tcplab.scenario.spec import Scenario
+from tcplab.session.rewind import Rewinder
 from tcplab.sim.clock import SEC
 from tcplab.trace.events import EventKind
 
@@ -47,6 +48,11 @@ class EngineController(QObject):
     ``playingChanged(bool)``; ``finished()``: nothing more can happen in this run;
     ``actionApplied(dict)``: a user action went into the run;
     ``error(str)``: something the user asked for cannot be done (the message says why).
+
+    The run is driven through a :class:`~tcplab.session.rewind.Rewinder`: it applies recorded
+    actions at their times and keeps engine snapshots, so :meth:`seek`, :meth:`step_back` and
+    :meth:`fork` can take the engine back to any moment it has passed. After going back the
+    run is a new object (``reset`` is emitted) writing into the same, rewound trace.
     """
 
     reset = Signal(object)
@@ -60,7 +66,7 @@ class EngineController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.run: Run | None = None
+        self.rewinder: Rewinder | None = None
         self.scenario: Scenario | None = None
         self.seed: int | None = None
         self.speed: float | None = DEFAULT_SPEED
@@ -72,7 +78,6 @@ class EngineController(QObject):
         self._timer.timeout.connect(self._tick)
         self._last_wall = 0.0
         self._sim_target = 0.0          # fractional ns carried between frames
-        self._pending: list[tuple[int, dict]] = []   # recorded actions still to apply
         self.last_frame_s = 0.0         # engine time spent in the last frame
         self._frames = 0
 
@@ -83,11 +88,10 @@ class EngineController(QObject):
         ``actions`` ((t ns, action) pairs, e.g. from a session file) are applied at their times
         as the run plays, so the run repeats the recorded one exactly."""
         self.pause()
-        self._pending = sorted(((int(t), dict(a)) for t, a in actions), key=lambda x: x[0])
         gc.unfreeze()      # the previous run's objects may be collected again (see _tick)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.run = Run(scenario, seed=self.seed)
+        self.rewinder = Rewinder(Run(scenario, seed=self.seed), actions)
         self._published = 0
         self._sim_target = 0.0
         self.reset.emit(self.run)
@@ -96,7 +100,7 @@ class EngineController(QObject):
     def unload(self) -> None:
         """Forget the run (the scenario is being edited into something that cannot run)."""
         self.pause()
-        self.run = None
+        self.rewinder = None
         self.scenario = None
         self._published = 0
         self.reset.emit(None)
@@ -108,27 +112,66 @@ class EngineController(QObject):
             self.load(self.scenario, self.seed if seed is None else seed)
 
     @property
+    def run(self) -> Run | None:
+        """The run being shown (a new object after each seek back)."""
+        return self.rewinder.run if self.rewinder is not None else None
+
+    @property
     def pending_actions(self) -> int:
-        return len(self._pending)
+        """Recorded actions still to apply as the run goes on."""
+        return len(self.rewinder.pending) if self.rewinder is not None else 0
 
     def _run(self, until: int, max_events: int | None = None) -> int:
-        """``run.run(until, max_events)``, stopping at each recorded action's time to apply it
-        (as ``Run.replay_actions`` does). Returns the number of engine events run."""
-        run = self.run
-        total = 0
-        while self._pending and self._pending[0][0] <= until:
-            t, action = self._pending[0]
-            n = run.run(until=t, max_events=max_events)
-            total += n
-            if max_events is not None:
-                max_events -= n
-                if max_events <= 0:
-                    return total            # the budget ran out before the action's time
-            self._pending.pop(0)
-            run.apply(action)
-        if max_events is None or max_events > 0:
-            total += run.run(until=until, max_events=max_events)
-        return total
+        """Advance the engine to ``until`` (at most ``max_events`` events), applying recorded
+        actions at their times and taking snapshots. Returns the number of events run."""
+        return self.rewinder.advance(until, max_events)
+
+    # -- going back --------------------------------------------------------------------------
+    def seek(self, t_ns: int) -> bool:
+        """Put the engine where it was (or will be) at simulated time ``t_ns``: back through a
+        snapshot, or forward by running. Views start over when the run went back."""
+        if self.run is None:
+            return False
+        self.pause()
+        old = self.run
+        self.rewinder.seek(max(0, min(int(t_ns), self.run.scenario.duration)))
+        self._after_jump(old)
+        return True
+
+    def step_back(self) -> bool:
+        """Undo the last engine event (the engine goes back one event)."""
+        if self.run is None or self.rewinder.events == 0:
+            return False
+        self.pause()
+        old = self.run
+        self.rewinder.step_back()
+        self._after_jump(old)
+        return True
+
+    def fork(self, t_ns: int | None = None):
+        """Go to ``t_ns`` (default: where the engine is) and drop the recorded actions after it,
+        so that the run can take another course from there. Returns a copy of the trace as it
+        was before (to compare the two runs), or None when there is no run."""
+        if self.run is None:
+            return None
+        self.pause()
+        before = self.run.trace.copy()
+        old = self.run
+        if t_ns is not None:
+            self.rewinder.seek(max(0, min(int(t_ns), self.run.scenario.duration)))
+        self.rewinder.fork()
+        self._after_jump(old)
+        return before
+
+    def _after_jump(self, old: Run) -> None:
+        """After a seek: a run restored from a snapshot is a new object, and its trace may be
+        shorter than what the views took; they start over from it. A run that only went
+        forward announces its new rows as usual."""
+        self._sim_target = float(self.run.now)
+        if self.run is not old or len(self.run.trace) < self._published:
+            self._published = 0
+            self.reset.emit(self.run)
+        self._publish()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -212,13 +255,20 @@ class EngineController(QObject):
         self._run(min(t_ns, self.run.scenario.duration))
         self._publish()
 
+    def run_chunk(self, until: int, max_events: int) -> None:
+        """Run at most ``max_events`` engine events towards ``until`` and announce the rows (a
+        long run in steps, e.g. under a progress dialog)."""
+        if self.run is not None:
+            self._run(min(until, self.run.scenario.duration), max_events)
+            self._publish()
+
     def apply(self, action: dict[str, Any]) -> bool:
         """Apply a user action now (``Run.apply``); a refusal comes back as ``error``."""
         if self.run is None:
             self.error.emit("Nothing is running: open or fix the scenario first")
             return False
         try:
-            self.run.apply(action)
+            self.rewinder.apply(action)
         except (ValueError, KeyError) as e:
             self.error.emit(str(e).strip("'\""))
             return False

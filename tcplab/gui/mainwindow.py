@@ -17,8 +17,8 @@ from typing import Any, Callable
 from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
-                               QMainWindow, QMessageBox, QScrollArea, QSlider, QToolBar,
-                               QWidget)
+                               QMainWindow, QMessageBox, QProgressDialog, QScrollArea, QSlider,
+                               QToolBar, QWidget)
 
 from tcplab import __version__
 from tcplab.gui import fmt, icons, paths
@@ -87,6 +87,7 @@ class LabWindow(QMainWindow):
         self._restored_dirty = False
         self.autosaver = Autosaver(paths.autosave_dir()) if autosave else None
         self.controller = EngineController(self)
+        self._recorded = None       # a session's recorded trace while it is being replayed
         self.context = TraceContext(self)
         self._canvas_past = False     # the canvas shows the cursor's past, not the present
         self.scene = TopologyScene(self.theme, self)
@@ -179,6 +180,15 @@ class LabWindow(QMainWindow):
         self.actions_by_key["mode_select"].setChecked(True)
         A("play", "&Play", self.controller.toggle, "Space", "play", "Play or pause the run")
         A("step", "Step one &event", self.controller.step_event, "Right", "step")
+        A("step_back", "Step &back one event", self.step_back, "Left", "step-back",
+          "Take the engine back one event (it re-runs from a snapshot)")
+        A("seek_cursor", "&Go to the Cursor", self.seek_to_cursor, "Ctrl+G", None,
+          "Put the engine where the time cursor is, back or forward: playing goes on from there")
+        A("fork", "&Fork from Here…", self.fork_here, "Ctrl+K", "fork",
+          "Go to the cursor and let the run take another course from there (change a knob and "
+          "play); the graphs keep the run so far in grey to compare")
+        A("clear_compare", "&Clear Comparison", self.clear_comparison, None, None,
+          "Stop drawing the other run in grey")
         A("step_segment", "Step to the next &segment", self.controller.step_segment,
           "Shift+Right", "step-segment")
         A("reset", "&Reset", self.reset_run, "Home", "reset", "Back to time zero (same seed)")
@@ -248,7 +258,7 @@ class LabWindow(QMainWindow):
         self.addToolBar(tb)
         run = QToolBar("Run", self)
         run.setObjectName("toolbar:run")
-        for key in ("play", "step", "step_segment", "reset", "new_seed"):
+        for key in ("play", "step_back", "step", "step_segment", "reset", "new_seed", "fork"):
             run.addAction(k[key])
         run.addSeparator()
         run.addWidget(QLabel(" Speed "))
@@ -306,7 +316,8 @@ class LabWindow(QMainWindow):
                     "mode_host", "mode_router", "mode_link", None, "layout"):
             m.addSeparator() if key is None else m.addAction(k[key])
         m = mb.addMenu("&Run")
-        for key in ("play", "step", "step_segment", "run_end", None, "reset", "new_seed"):
+        for key in ("play", "step", "step_segment", "step_back", "run_end", None, "seek_cursor",
+                    "fork", "clear_compare", None, "reset", "new_seed"):
             m.addSeparator() if key is None else m.addAction(k[key])
         m = mb.addMenu("&View")
         for dock in self.docks.values():
@@ -338,6 +349,7 @@ class LabWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
+        self.timeline.seekRequested.connect(self._seek_requested)
         c.reset.connect(self._on_run_reset)
         c.advanced.connect(self._on_advanced)
         c.playingChanged.connect(self._on_playing)
@@ -425,6 +437,10 @@ class LabWindow(QMainWindow):
         self._show_problem()
 
     def _rebuild_run(self, seed: int | None) -> None:
+        self._recorded = None
+        self.context.horizon = 0
+        if self.context.baseline is not None:
+            self.context.set_baseline(None)
         problem = self.doc.problem()
         if problem is not None:
             self.controller.unload()
@@ -659,6 +675,82 @@ class LabWindow(QMainWindow):
         self._rebuild_run(seed)
         self.statusBar().showMessage(f"New seed {seed}", 4000)
 
+    # -- going back in time and forking ------------------------------------------------------
+    def step_back(self) -> None:
+        """Take the engine back one event (re-run from the nearest snapshot)."""
+        if not self.controller.step_back():
+            self.statusBar().showMessage("Already at the start of the run", 4000)
+
+    def seek_to_cursor(self) -> None:
+        """Put the engine where the shared time cursor is: playing goes on from there."""
+        if self.controller.run is None:
+            self.report("Nothing is running: open or fix the scenario first")
+            return
+        t = self.context.cursor
+        self.controller.seek(t)
+        self.statusBar().showMessage(f"The engine is at {fmt.sim_time(self.controller.now)}", 4000)
+
+    def run_with_progress(self, until: int, title: str) -> bool:
+        """Run the engine to ``until`` in chunks under a progress dialog that can cancel it.
+        Returns False when the user cancelled."""
+        c = self.controller
+        run = c.run
+        start = run.now
+        span = max(1, until - start)
+        dialog = None
+        t0 = time.perf_counter()
+        while run.now < until and not c.at_end:
+            c.run_chunk(until, 20_000)
+            run = c.run
+            if dialog is None and time.perf_counter() - t0 > 0.3:
+                dialog = QProgressDialog(title, "Cancel", 0, 1000, self)
+                dialog.setWindowModality(Qt.WindowModal)
+                dialog.setMinimumDuration(0)
+            if dialog is not None:
+                dialog.setValue(int(1000 * (run.now - start) / span))
+                QApplication.processEvents()
+                if dialog.wasCanceled():
+                    dialog.close()
+                    return False
+        if dialog is not None:
+            dialog.close()
+        return True
+
+    def fork_here(self) -> None:
+        """Fork at the cursor: the engine goes there and the recorded actions after it are
+        dropped, so the run can take another course (change a knob, play). The graphs draw
+        the run as it was, to its end, in grey."""
+        c = self.controller
+        if c.run is None:
+            self.report("Nothing is running: open or fix the scenario first")
+            return
+        at = c.now if self.context.live else min(self.context.cursor, c.now)
+        recorded = self._recorded
+        if recorded is None or len(recorded) <= len(c.run.trace):
+            # The comparison shows the first course to its end: finish it first.
+            c.pause()
+            if not self.run_with_progress(c.run.scenario.duration,
+                                          "Finishing the run to compare with…"):
+                self.statusBar().showMessage("Fork cancelled", 4000)
+                return
+            recorded = None
+        before = c.fork(at)
+        self._recorded = None               # from now on the run differs from the recording
+        baseline = recorded if recorded is not None and len(recorded) > len(before) else before
+        self.context.set_baseline(baseline, f"the run before the fork at {fmt.sim_time(at)}")
+        self.statusBar().showMessage(
+            f"Forked at {fmt.sim_time(at)}: change a knob and play. The graphs show the first "
+            "course in grey (Run → Clear Comparison hides it)", 10000)
+
+    def clear_comparison(self) -> None:
+        self.context.set_baseline(None)
+
+    def _seek_requested(self, t: int) -> None:
+        """The time cursor went past the engine (a session's recorded end is further): run the
+        engine there."""
+        if self.controller.run is not None:
+            self.controller.seek(t)
+
     def run_to_end(self) -> None:
         run = self.controller.run
         if run is not None:
@@ -832,6 +924,9 @@ class LabWindow(QMainWindow):
                                origin=Path(path).stem)
         self.set_document(doc)
         self.controller.load(session.scenario, session.seed, session.actions)
+        self._recorded = session.trace      # the comparison for a fork during the replay
+        self.context.horizon = session.end_ns
+        self.timeline.refresh()
         self._add_recent(str(Path(path).resolve()))
         n = len(session.actions)
         self.statusBar().showMessage(

@@ -4,7 +4,7 @@ returns to the present (views follow the newest rows again)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from tcplab.gui import fmt
@@ -14,6 +14,11 @@ STEPS = 10_000
 
 
 class Timeline(QWidget):
+    """``seekRequested(t_ns)``: the cursor was dragged past what the engine has run (a
+    session's recorded end, ``context.horizon``, lies further): the engine should go there."""
+
+    seekRequested = Signal(object)
+
     def __init__(self, context: TraceContext, parent=None) -> None:
         super().__init__(parent)
         self.context = context
@@ -43,9 +48,13 @@ class Timeline(QWidget):
         self._updating = False
         self.refresh()
 
+    def _end(self) -> int:
+        ctx = self.context
+        return max(ctx.now, ctx.end_time(), ctx.horizon if ctx.trace is not None else 0)
+
     def refresh(self) -> None:
         ctx = self.context
-        end = max(ctx.now, ctx.end_time())
+        end = self._end()
         self._updating = True
         self.slider.setEnabled(ctx.trace is not None and end > 0)
         self.slider.setValue(int(STEPS * ctx.cursor / end) if end else STEPS)
@@ -56,9 +65,13 @@ class Timeline(QWidget):
     def _dragged(self, value: int) -> None:
         if self._updating:
             return
-        end = max(self.context.now, self.context.end_time())
+        ctx = self.context
+        end = self._end()
         t = end * value // STEPS
-        self.context.set_cursor(t, live=value >= STEPS)
+        if t > max(ctx.now, ctx.end_time()):
+            self.seekRequested.emit(t)
+            return
+        ctx.set_cursor(t, live=t >= max(ctx.now, ctx.end_time()))
 
     def _live_clicked(self) -> None:
         self.context.go_live()

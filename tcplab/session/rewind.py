@@ -5,15 +5,15 @@ actions at the same simulated times give the same trace (docs/architecture.md). 
 :class:`Rewinder` drives a :class:`~tcplab.scenario.runner.Run` along a *timeline* of user
 actions and, every :attr:`Rewinder.every` engine events, keeps a snapshot: a private deep copy
 of the whole engine state (scheduler, links, queues, connections, applications, random
-streams) and a :class:`~tcplab.trace.store.TraceMark`. Going to a moment restores the newest
+streams), frozen to bytes, and a :class:`~tcplab.trace.store.TraceMark`. Going to a moment restores the newest
 snapshot at or before it, rewinds the trace to that snapshot's mark and runs forward, applying
 the timeline's actions at their times again. The result is the state the engine had then, and
 running on from there gives the same trace as the first time (tests/test_rewind.py checks this
 on every built-in scenario).
 
 The trace is not copied into snapshots: it only grows, so a snapshot remembers how long it
-was (the mark) and rewinding cuts it back. Its packets, connection and link records are shared
-with the snapshots for the same reason.
+was (the mark) and rewinding cuts it back. Its connection and link records are shared with the
+snapshots for the same reason (the mark keeps the fields that change).
 
 A live action (:meth:`Rewinder.apply`) after a rewind changes what happens next: the actions
 that the timeline still held for later are dropped, with the snapshots taken after this moment
@@ -21,31 +21,38 @@ that the timeline still held for later are dropped, with the snapshots taken aft
 the old trace (``Trace.copy``) when it wants to compare the two runs.
 
 Snapshots are taken at multiples of :attr:`Rewinder.every` events. When there are more than
-``max_snapshots``, the interval doubles and every other snapshot goes, so memory stays bounded
-on long runs while a seek re-executes at most ``every`` events.
+``max_snapshots`` or they hold more than ``max_bytes``, the interval doubles and every other
+snapshot goes, so memory stays bounded on long runs while a seek re-executes at most ``every``
+events.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
+import io
+import pickle
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
+from tcplab.apps import Digest
 from tcplab.trace.store import TraceMark
 
 #: Engine events between snapshots at the start (bench/bench_rewind.py: a seek re-runs at most
 #: this many events, about 60 ms at this machine's event rate).
 DEFAULT_EVERY = 4096
-#: Snapshots kept before the interval doubles.
-MAX_SNAPSHOTS = 192
+#: Snapshots kept before the interval doubles, by count and by the memory they hold.
+MAX_SNAPSHOTS = 2048
+MAX_BYTES = 160 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """The engine as it was after ``events`` engine events (simulated time ``time`` ns), with
-    ``applied`` actions of the timeline applied. ``state`` is a private copy of the run; it is
-    copied again when restored, so one snapshot serves any number of seeks."""
+    ``applied`` actions of the timeline applied. ``state`` is the run frozen to bytes
+    (:func:`freeze`); each restore thaws a new run from it, so one snapshot serves any number
+    of seeks."""
 
     events: int
     time: int
@@ -62,7 +69,7 @@ class Rewinder:
     trace object stays the same, rewound)."""
 
     def __init__(self, run, actions=(), every: int = DEFAULT_EVERY,
-                 max_snapshots: int = MAX_SNAPSHOTS) -> None:
+                 max_snapshots: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> None:
         if every < 1 or max_snapshots < 2:
             raise ValueError("snapshots need every >= 1 and max_snapshots >= 2")
         if run.net.sched.events_processed or len(run.actions):
@@ -73,7 +80,12 @@ class Rewinder:
         self.applied = 0                   # actions of the timeline applied so far
         self.every = every
         self.max_snapshots = max_snapshots
+        self.max_bytes = max_bytes
         self._snaps: list[Snapshot] = []   # in event order
+        self.nbytes = 0                    # memory the snapshots hold (their frozen states)
+        #: The trace as far as this timeline has gone, kept when a seek goes back (None
+        #: before that, and after a fork: that future will not happen now).
+        self._future = None
         self._snapshot()
 
     # -- what it holds -------------------------------------------------------------------------
@@ -132,13 +144,14 @@ class Rewinder:
         this forked the timeline: later actions it held were dropped."""
         self.run.apply(action)
         forked = self.applied < len(self.timeline)
+        self._future = None
         del self.timeline[self.applied:]
         self.timeline.append((self.run.actions[-1][0], dict(self.run.actions[-1][1])))
         self.applied = len(self.timeline)
         # Snapshots after this moment show a future without this action.
         events = self.events
-        self._snaps = [s for s in self._snaps if s.events <= events and
-                       (s.events < events or s.applied == self.applied - 1)]
+        self._keep(lambda s: s.events < events or (s.events == events
+                                                   and s.applied == self.applied - 1))
         return forked
 
     def fork(self) -> bool:
@@ -146,9 +159,10 @@ class Rewinder:
         ready for new ones), and the snapshots of that future. Returns whether any were
         dropped."""
         dropped = self.applied < len(self.timeline)
+        self._future = None
         del self.timeline[self.applied:]
         events = self.events
-        self._snaps = [s for s in self._snaps if s.events <= events]
+        self._keep(lambda s: s.events <= events)
         return dropped
 
     # -- going back ----------------------------------------------------------------------------
@@ -156,14 +170,13 @@ class Rewinder:
         """The engine as it was at simulated time ``t_ns`` (every event due at or before it
         run, and every action due then applied). Returns the new :attr:`run`."""
         t_ns = max(0, int(t_ns))
-        if t_ns < self.run.now:
-            # The newest snapshot at or before t_ns (snapshots later than the engine's
-            # position need trace rows that a rewind has cut). Actions due at exactly t_ns
-            # are applied after the events of t_ns: a snapshot taken at t_ns before one of them
-            # is still a good start.
-            events = self.events
-            times = [s.time for s in self._snaps if s.events <= events]
-            self._restore(self._snaps[max(0, bisect_right(times, t_ns) - 1)])
+        # Actions due at exactly t_ns are applied after the events of t_ns: a snapshot taken
+        # at t_ns before one of them is still a good start.
+        usable = self._usable()
+        times = [s.time for s in usable]
+        best = usable[max(0, bisect_right(times, t_ns) - 1)]
+        if t_ns < self.run.now or best.events > self.events:
+            self._restore(best)
         self.advance(t_ns)
         return self.run
 
@@ -171,52 +184,131 @@ class Rewinder:
         """The engine after exactly ``events`` engine events (0: the start). Returns the new
         :attr:`run`. Actions due before the next event are applied as a normal run would."""
         events = max(0, int(events))
-        if events < self.events:
-            counts = [s.events for s in self._snaps]
-            self._restore(self._snaps[max(0, bisect_right(counts, events) - 1)])
+        usable = self._usable()
+        best = usable[max(0, bisect_right([s.events for s in usable], events) - 1)]
+        if events < self.events or best.events > self.events:
+            self._restore(best)
         left = events - self.events
         if left > 0:
             self.advance(self.run.scenario.duration, left)
         return self.run
+
+    def _usable(self) -> list[Snapshot]:
+        """Snapshots a seek may restore: those up to the engine's position, and later ones
+        whose trace rows the rewinder kept when it went back (:attr:`_future`)."""
+        events = self.events
+        future = self._future
+        return [s for s in self._snaps if s.events <= events
+                or (future is not None and s.mark.rows <= len(future))]
 
     def step_back(self):
         """Undo the last engine event: :meth:`seek_events` to one event fewer."""
         return self.seek_events(max(0, self.events - 1))
 
     # -- snapshots -----------------------------------------------------------------------------
-    def _shared(self, run) -> dict[int, Any]:
-        """What snapshots share instead of copying: the trace and its records, the scenario."""
-        trace = run.trace
-        memo: dict[int, Any] = {id(trace): trace, id(run.scenario): run.scenario}
-        # Engine objects keep some of the trace's parts at hand (a channel's bound
-        # ``trace.push``, whose copy would otherwise copy the row array behind it).
-        for part in vars(trace).values():
-            memo[id(part)] = part
-        for item in trace.conns:
-            memo[id(item)] = item
-        for item in trace.links:
-            memo[id(item)] = item
-        return memo
-
     def _snapshot(self) -> None:
         run = self.run
         events = self.events
-        if self._snaps and self._snaps[-1].events >= events:
-            if self._snaps[-1].events == events and self._snaps[-1].applied == self.applied:
-                return                      # already have this one (a re-run after a seek)
-            # A re-run through snapshots already taken: keep the existing ones.
-            if any(s.events == events and s.applied == self.applied for s in self._snaps):
-                return
-        state = copy.deepcopy(run, self._shared(run))
-        snap = Snapshot(events, run.now, self.applied, state, run.trace.mark())
+        if any(s.events == events and s.applied == self.applied for s in self._snaps):
+            return                          # a re-run through snapshots already taken
+        state, digests = freeze(run)
+        snap = Snapshot(events, run.now, self.applied, (state, digests), run.trace.mark())
         counts = [s.events for s in self._snaps]
         self._snaps.insert(bisect_right(counts, events), snap)
-        if len(self._snaps) > self.max_snapshots:
+        self.nbytes += len(state)
+        while len(self._snaps) > self.max_snapshots or (self.nbytes > self.max_bytes
+                                                         and len(self._snaps) > 2):
             self.every *= 2
-            self._snaps = [s for s in self._snaps if s.events % self.every == 0]
+            self._keep(lambda s: s.events % self.every == 0)
+
+    def _keep(self, wanted) -> None:
+        """Keep the snapshots for which ``wanted(snapshot)`` is true."""
+        self._snaps = [s for s in self._snaps if wanted(s)]
+        self.nbytes = sum(len(s.state[0]) for s in self._snaps)
 
     def _restore(self, snap: Snapshot) -> None:
         trace = self.run.trace
-        trace.rewind(snap.mark)
-        self.run = copy.deepcopy(snap.state, self._shared(snap.state))
+        if snap.mark.rows >= len(trace):
+            trace.extend_from(self._future, snap.mark)
+        else:
+            # Going back: keep the record of the furthest point reached on this timeline,
+            # so that going forward again takes it back (extend_from) instead of re-running.
+            if self._future is None or len(self._future) < len(trace):
+                self._future = trace.copy()
+            trace.rewind(snap.mark)
+        self.run = thaw(*snap.state, trace, self.run.scenario)
         self.applied = snap.applied
+
+
+# -- engine state as bytes -----------------------------------------------------------------------
+# A snapshot is the run pickled in memory, which is many times faster than copy.deepcopy on a
+# busy network (bench/bench_rewind.py) and leaves an immutable record to restore from any
+# number of times. It never leaves the process (session files hold data only, see
+# docs/session-format.md). What the run shares with the world is not pickled but named: the
+# trace and its parts (it is rewound instead), its connection and link records, the scenario.
+# Running SHA-256 digests of application data cannot be pickled; they are copied aside.
+
+def _names(run) -> dict[int, tuple]:
+    trace = run.trace
+    names: dict[int, tuple] = {id(trace): ("trace",), id(run.scenario): ("scenario",)}
+    for attr, part in vars(trace).items():
+        names[id(part)] = ("trace", attr)
+    for i, item in enumerate(trace.conns):
+        names[id(item)] = ("conn", i)
+    for i, item in enumerate(trace.links):
+        names[id(item)] = ("link", i)
+    return names
+
+
+class _NoCollection:
+    """The cyclic garbage collector paused: (un)pickling makes thousands of objects at once,
+    and each burst would otherwise set off a full collection over the whole trace's packets
+    (tens of milliseconds on a long run)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.was:
+            gc.enable()
+
+
+def freeze(run) -> tuple[bytes, list]:
+    """The engine state of ``run`` as bytes, and the digests kept aside (see above)."""
+    names = _names(run)
+    digests: list = []
+
+    class _Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if type(obj) is Digest:
+                digests.append(copy.deepcopy(obj))
+                return ("digest", len(digests) - 1)
+            return names.get(id(obj))
+
+    out = io.BytesIO()
+    with _NoCollection():
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(run)
+    return out.getvalue(), digests
+
+
+def thaw(state: bytes, digests: list, trace, scenario):
+    """A new run from :func:`freeze`'s bytes, attached to ``trace`` and ``scenario``."""
+
+    class _Unpickler(pickle.Unpickler):
+        def persistent_load(self, pid):
+            what = pid[0]
+            if what == "trace":
+                return trace if len(pid) == 1 else getattr(trace, pid[1])
+            if what == "scenario":
+                return scenario
+            if what == "conn":
+                return trace.conns[pid[1]]
+            if what == "link":
+                return trace.links[pid[1]]
+            if what == "digest":
+                return copy.deepcopy(digests[pid[1]])
+            raise pickle.UnpicklingError(f"unknown shared object {pid!r}")
+
+    with _NoCollection():
+        return _Unpickler(io.BytesIO(state)).load()

@@ -167,6 +167,24 @@ class Trace:
         for info, (iss, irs, peer) in zip(self.conns, mark.conns):
             info.iss, info.irs, info.peer = iss, irs, peer
 
+    def extend_from(self, other: "Trace", mark: "TraceMark") -> None:
+        """Append ``other``'s rows, packets and connections up to ``mark``, where this trace is
+        a shorter start of ``other`` (the same run, rewound): a rewound run that goes forward
+        again to a moment it has been before takes the record of it back instead of making
+        it again."""
+        n = len(self)
+        if mark.rows < n or mark.rows > len(other):
+            raise ValueError(f"cannot extend a trace of {n} rows to row {mark.rows} from "
+                             f"one of {len(other)}")
+        self._data.extend(other._data[n * NCOL:mark.rows * NCOL])
+        for i, value in other.extra.items():
+            if n <= i < mark.rows:
+                self.extra[i] = value
+        self.packets.extend(other.packets[len(self.packets):mark.packets])
+        self.conns.extend(replace(c) for c in other.conns[len(self.conns):len(mark.conns)])
+        for info, (iss, irs, peer) in zip(self.conns, mark.conns):
+            info.iss, info.irs, info.peer = iss, irs, peer
+
     def copy(self) -> "Trace":
         """An independent copy of the record so far (packets are shared: they never change
         once traced), e.g. to keep one run for comparison while the engine rewinds."""

@@ -31,13 +31,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from tcplab.gui.theme import LIGHT, Theme
 from tcplab.gui.views.tsg import (DOWNSAMPLE_FACTOR, MASK, NS, DirectionBox, FollowsDirection,
-                                  GridLines, Grow, PaintCatchUp, QuietAxis, SenderTally, StepLine, covered,
-                                  direction_for, following, peer_of, refit_on_resize, theme_pen)
+                                  GridLines, Grow, PaintCatchUp, QuietAxis, SenderTally, StepLine,
+                                  comparison_text, covered, direction_for, following, ghost_of,
+                                  peer_of, refit_on_resize, same_endpoint, theme_pen)
 from tcplab.trace.events import EventKind, Var
 
 #: The initial ssthresh the engine uses for "arbitrarily high" (RFC 5681 3.1): 2**31 - 1.
@@ -46,6 +47,9 @@ ARBITRARILY_HIGH = 2**31 - 1
 TARGET_BINS = 80
 #: The narrowest bin (ns).
 MIN_BIN = 100_000
+
+#: Curves drawn for the comparison run: key (as in CURVES), panel.
+GHOSTS = (("cwnd", "window"), ("srtt", "rtt"), ("rto", "rto"), ("goodput", "rate"))
 
 _VAR = int(EventKind.VAR)
 _SENT = int(EventKind.SEG_SENT)
@@ -250,14 +254,32 @@ class PlotsView(FollowsDirection, QWidget):
                 item.setDownsampling(ds=1, auto=False)
                 item.setClipToView(False)
             self.curves[key] = item
+        # The comparison run (context.baseline): its main curve in each panel, in grey.
+        self.ghosts: dict[str, pg.PlotDataItem] = {}
+        for key, panel in GHOSTS:
+            kw = {"stepMode": "center"} if panel == "rate" else {}
+            item = pg.PlotDataItem(autoDownsampleFactor=DOWNSAMPLE_FACTOR, **kw)
+            item.setZValue(-1)
+            self.plots[panel].addItem(item)
+            if panel == "rate":
+                item.setDownsampling(ds=1, auto=False)
+                item.setClipToView(False)
+            self.ghosts[key] = item
+        self._ghost_key: tuple | None = None
+        self._ghost_tops: dict[str, float] = {}    # each panel's highest grey value
         self.graph.scene().sigMouseClicked.connect(self._on_click)
         self._master = self.plots["window"]    # the visible plot the others' time axes follow
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        self.compare_note = QLabel(self)
+        self.compare_note.setContentsMargins(6, 0, 6, 0)
+        self.compare_note.hide()
         layout.addLayout(top)
+        layout.addWidget(self.compare_note)
         layout.addWidget(self.graph, 1)
+        context.baselineChanged.connect(self._show_baseline)
 
         self._arrange()
         self.set_theme(self.theme)
@@ -342,6 +364,11 @@ class PlotsView(FollowsDirection, QWidget):
         for line in self.cursor_lines.values():
             line.setPen(theme_pen(t, "text", 1.5, Qt.DashLine))
             line.setHoverPen(theme_pen(t, "link_selected", 3))
+        ghost = QColor(t.muted)
+        ghost.setAlphaF(0.7)
+        for item in self.ghosts.values():
+            item.setPen(pg.mkPen(ghost, width=2.2, cosmetic=True))
+        self._ghost_key = None
         self._apply_fonts()
         self._update_titles()
 
@@ -528,6 +555,40 @@ class PlotsView(FollowsDirection, QWidget):
                 self.curves[key].setData(x, y, stepMode="center")
             else:
                 self.curves[key].setData([], [])
+        self._show_baseline()
+
+    def _show_baseline(self) -> None:
+        """Draw the comparison run's cwnd, SRTT, RTO and goodput in grey for the same
+        direction (computed once per run and direction)."""
+        ctx = self.context
+        base, conn = ctx.baseline, self._conn
+        ok = base is not None and ctx.trace is not None and same_endpoint(base, ctx.trace, conn)
+        key = (id(base), conn, self._start is None) if ok else None
+        if key == self._ghost_key:
+            return
+        self._ghost_key = key
+        ghost = ghost_of(PlotsView, base, conn, ("_take_outstanding",)) if ok else None
+        self.compare_note.setVisible(base is not None)
+        if base is not None:
+            extra = "" if ghost is not None else " (nothing to compare in this direction)"
+            self.compare_note.setText(comparison_text(self.theme, ctx.baseline_label + extra))
+        self._ghost_tops = {}
+        for key, panel in GHOSTS:
+            item = self.ghosts[key]
+            if ghost is None:
+                item.setData([], [])
+                continue
+            if key in ghost._lines:
+                x, y = ghost._lines[key].display(ghost._end)
+                item.setData(x, y)
+            else:
+                rate = ghost._rates[key]
+                rate.update(ghost._end)
+                x, y = rate.display()
+                item.setData(x, y, stepMode="center") if len(x) else item.setData([], [])
+            if len(y) and np.isfinite(y).any():
+                self._ghost_tops[panel] = float(np.nanmax(y))
+        self._fit_y()
 
     def follow(self) -> None:
         """Show the connection from its first to its newest row, and keep doing so as rows
@@ -578,6 +639,8 @@ class PlotsView(FollowsDirection, QWidget):
             if len(vals):
                 top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
                 tops[panel] = max(tops[panel], float(top))
+        for panel, top in self._ghost_tops.items():
+            tops[panel] = max(tops[panel], top)
         half_line = 0.6 * self.fontMetrics().height()
         for key, top in tops.items():
             top = top if top > 0 else 1.0

@@ -32,6 +32,8 @@ the direction picker and the connection helpers.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QLineF, QObject, QRectF, Qt, Signal
@@ -662,6 +664,38 @@ class FollowsDirection:
         raise NotImplementedError
 
 
+def ghost_of(view_cls, trace, conn: int, methods: tuple[str, ...] = ()):
+    """The state a view of ``view_cls`` would hold for direction ``conn`` of another
+    ``trace`` (a comparison run), made by the view's own ``_new_state`` and ``_consume`` (and
+    the helper ``methods`` they call), so both runs are read by exactly the same rules. None
+    when that trace has no such connection."""
+    if trace is None or conn is None or conn >= len(trace.conns):
+        return None
+    table = {name: getattr(view_cls, name) for name in ("_new_state", "_consume", *methods)}
+    ghost = type(f"{view_cls.__name__}Ghost", (), table)()
+    ghost.context = SimpleNamespace(trace=trace)
+    ghost._conn = conn
+    ghost._new_state()
+    ghost._consume(trace.matrix(0, len(trace)), 0)
+    return ghost
+
+
+def same_endpoint(a, b, conn: int) -> bool:
+    """Whether connection ``conn`` is the same endpoint in traces ``a`` and ``b`` (a run and
+    its fork number connections alike up to the fork)."""
+    if conn is None or conn >= len(a.conns) or conn >= len(b.conns):
+        return False
+    x, y = a.conns[conn], b.conns[conn]
+    return (x.node, x.local_port, x.remote_ip, x.remote_port) == \
+        (y.node, y.local_port, y.remote_ip, y.remote_port)
+
+
+def comparison_text(theme: Theme, label: str) -> str:
+    """The line under a graph that says what the grey curves are."""
+    return (f"<span style='color:{theme.muted}; font-weight:bold'>━ ┃</span>&nbsp;"
+            f"<span style='color:{theme.text}'>grey: {label}</span>")
+
+
 class TimeSequenceView(FollowsDirection, QWidget):
     """The time-sequence graph dock (see the module docstring for what it draws).
 
@@ -739,6 +773,12 @@ class TimeSequenceView(FollowsDirection, QWidget):
             "data": curve(),
             "retx": curve(),
         }
+        # The comparison run (a fork's original, context.baseline), under everything else.
+        self.ghosts: dict[str, pg.PlotDataItem] = {
+            "data": curve(), "retx": curve(), "ack": curve()}
+        self._ghost_key: tuple | None = None
+        for item in self.ghosts.values():
+            item.setZValue(0)
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         for name in ("retx_mark", "probe", "dupack", "lost", "highlight"):
             item = pg.ScatterPlotItem(pxMode=True)
@@ -783,13 +823,18 @@ class TimeSequenceView(FollowsDirection, QWidget):
         self.legend = QLabel(self)
         self.legend.setWordWrap(True)
         self.legend.setContentsMargins(6, 0, 6, 0)
+        self.compare_note = QLabel(self)
+        self.compare_note.setContentsMargins(6, 0, 6, 0)
+        self.compare_note.hide()
         layout.addLayout(top)
         layout.addWidget(self.legend)
+        layout.addWidget(self.compare_note)
         layout.addWidget(self.graph, 1)
         layout.addWidget(self.readout)
 
         self.set_theme(self.theme)
         self._set_axis_label()
+        context.baselineChanged.connect(self._show_baseline)
 
         context.reset.connect(self._on_reset)
         context.advanced.connect(self._on_advanced)
@@ -912,6 +957,11 @@ class TimeSequenceView(FollowsDirection, QWidget):
         self.curves["sack"].setPen(pg.mkPen(sack, width=2.2, cosmetic=True))
         self.curves["ack"].setPen(theme_pen(t, "ack", 1.8))
         self.curves["window"].setPen(theme_pen(t, "queue", 1.6, Qt.DashLine))
+        ghost = QColor(t.muted)
+        ghost.setAlphaF(0.6)
+        for key, width in (("data", 2.2), ("retx", 2.2), ("ack", 2.0)):
+            self.ghosts[key].setPen(pg.mkPen(ghost, width=width, cosmetic=True))
+        self._ghost_key = None
         self.markers["retx_mark"].setPen(theme_pen(t, "base", 1.2))
         self.markers["retx_mark"].setBrush(pg.mkBrush(t.color("retx")))
         self.markers["retx_mark"].setSymbol("d")
@@ -1178,6 +1228,35 @@ class TimeSequenceView(FollowsDirection, QWidget):
         self._set_points("probe", self._probe_pts, off)
         self._set_points("dupack", self._dup_pts, off)
         self._set_points("lost", self._lost_pts, off)
+        self._show_baseline()
+
+    def _show_baseline(self) -> None:
+        """Draw the comparison run's segments and ACK line in grey for the same direction
+        (computed once per run, direction and offset)."""
+        ctx = self.context
+        base, conn = ctx.baseline, self._conn
+        ok = (base is not None and ctx.trace is not None and self._iss is not None
+              and same_endpoint(base, ctx.trace, conn))
+        key = (id(base), conn, self._offset(), self._gen) if ok else None
+        if key == self._ghost_key:
+            return
+        self._ghost_key = key
+        ghost = ghost_of(TimeSequenceView, base, conn) if ok else None
+        if ghost is None or ghost._iss != self._iss:
+            for item in self.ghosts.values():
+                item.setData([], [])
+            self.compare_note.setVisible(base is not None)
+            if base is not None:
+                self.compare_note.setText(comparison_text(
+                    self.theme, f"{ctx.baseline_label} (nothing to compare in this direction)"))
+            return
+        off = self._offset()
+        ghost._data.show_in(self.ghosts["data"], off)
+        ghost._retx.show_in(self.ghosts["retx"], off)
+        x, y = ghost._ack_line.display(ghost._last_t, off)
+        self.ghosts["ack"].setData(x, y)
+        self.compare_note.setText(comparison_text(self.theme, ctx.baseline_label))
+        self.compare_note.show()
 
     def _set_points(self, name: str, pts: list, off: float) -> None:
         """Show the marker points ``pts``: only the new ones are added while the direction and

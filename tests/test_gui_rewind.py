@@ -1,0 +1,112 @@
+"""Going back in the window: step back one event, put the engine at the cursor, fork from a
+moment and compare both runs in the time-sequence graph and the plots, seek in a session
+beyond what has been replayed."""
+
+from __future__ import annotations
+
+import guikit  # noqa: F401  (offscreen platform)
+import numpy as np
+
+from test_gui import dialogs, home, window  # noqa: F401  (fixtures)
+from tcplab.scenario.runner import Run
+from tcplab.session.replay import first_difference
+from tcplab.trace.events import EventKind
+
+MS = 1_000_000
+
+
+def straight(c, until):
+    run = Run(c.scenario, seed=c.seed)
+    run.run(until=until)
+    return run
+
+
+def test_step_back_undoes_an_event_and_the_views_follow(window):
+    c = window.controller
+    c.run_to(30 * MS)
+    n = c.rewinder.events
+    rows = len(c.run.trace)
+    window.actions_by_key["step_back"].trigger()
+    assert c.rewinder.events == n - 1
+    assert len(c.run.trace) <= rows
+    fresh = Run(c.scenario, seed=c.seed)
+    fresh.run(until=c.scenario.duration, max_events=n - 1)
+    assert first_difference(fresh.trace, c.run.trace) is None
+    # The views start over from the rewound trace and show its present.
+    assert window.context.trace is c.run.trace and window.context.live
+    assert window.context.cursor == c.now
+    window.controller.step_event()
+    assert c.rewinder.events == n
+
+
+def test_go_to_the_cursor_then_play_on_repeats_the_run(window):
+    c = window.controller
+    end = c.scenario.duration
+    c.run_to(end)
+    full = c.run.trace.fingerprint()
+    window.context.set_cursor(end // 3)
+    assert not window.context.live
+    window.actions_by_key["seek_cursor"].trigger()
+    assert c.now <= end // 3 and window.context.live
+    part = straight(c, end // 3)
+    assert first_difference(part.trace, c.run.trace, end // 3) is None
+    c.run_to(end)
+    assert c.run.trace.fingerprint() == full
+
+
+def test_fork_from_here_compares_both_runs(window, qtbot):
+    window.open_builtin("transfer")
+    c = window.controller
+    end = c.scenario.duration
+    original = straight(c, end).trace
+    c.run_to(end // 4)
+    window.actions_by_key["fork"].trigger()
+    ctx = window.context
+    # The comparison is the first course to its end; the engine is back at the fork.
+    assert ctx.baseline is not None
+    assert ctx.baseline.fingerprint() == original.fingerprint()
+    assert c.now <= end // 4 and "fork" in ctx.baseline_label
+    # A different course: heavy loss on the client's link from now on.
+    window.knobs.link.setCurrentText("client-router")
+    window.knobs.spins["loss"].setValue(30.0)
+    assert c.run.actions and c.run.actions[-1][1]["param"] == "loss"
+    c.run_to(end)
+    assert first_difference(original, c.run.trace) is not None
+    tsg, plots = window.views["tsg"], window.views["plots"]
+    for view in (tsg, plots):
+        window.docks["tsg" if view is tsg else "plots"].raise_()
+        qtbot.wait(30)
+        assert view.compare_note.isVisible()
+        assert "fork" in view.compare_note.text()
+    # The grey curves hold the original run's data: the same segments the original sent.
+    conn = tsg.direction()
+    m = original.matrix()
+    data = m[(m[:, 1] == int(EventKind.SEG_SENT)) & (m[:, 3] == conn) & (m[:, 7] > 0)]
+    shown = np.concatenate([tsg.ghosts[k].getData()[0] for k in ("data", "retx")
+                            if tsg.ghosts[k].getData()[0] is not None])
+    assert len(data) > 3
+    assert sorted(set(shown.tolist())) == sorted(set((data[:, 0] / 1e9).tolist()))
+    cx, _ = plots.ghosts["cwnd"].getData()
+    assert cx is not None and len(cx) > 1
+    # Cleared on request, and by a new scenario.
+    window.actions_by_key["clear_compare"].trigger()
+    assert ctx.baseline is None and not tsg.compare_note.isVisible()
+    x, _ = tsg.ghosts["data"].getData()
+    assert x is None or len(x) == 0
+
+
+def test_a_session_can_be_sought_beyond_the_replay(window, tmp_path):
+    c = window.controller
+    c.run_to(c.scenario.duration)
+    recorded = c.run.trace.fingerprint()
+    path = window.save_session(str(tmp_path / "s"))
+    window.file_new()
+    assert window.open_path(path)
+    assert c.now == 0 and window.context.horizon > 0
+    # Dragging the cursor to three quarters of the session runs the engine there.
+    window.timeline.slider.setValue(7_500)
+    assert c.now >= window.context.horizon * 0.7
+    window.timeline.slider.setValue(2_000)            # back: the views look at the past
+    assert not window.context.live
+    c.run_to(c.scenario.duration)
+    assert c.run.trace.fingerprint() == recorded
