@@ -145,6 +145,9 @@ class LabWindow(QMainWindow):
         A("save_as", "Save &As…", self.file_save_as, QKeySequence.SaveAs, None)
         A("save_session", "Save Session…", self.save_session, "Ctrl+Alt+S", None,
           "Save this run (scenario, seed, your actions and the trace) as a session file")
+        A("export", "&Export…", self.open_export, "Ctrl+E", None,
+          "Export this run: a pcapng capture, the events as CSV or JSON, a picture of a view, "
+          "a GIF or MP4 movie")
         A("quit", "&Quit", self.close, QKeySequence.Quit, None)
         u = self.undo.createUndoAction(self, "&Undo")
         u.setShortcut(QKeySequence.Undo)
@@ -307,7 +310,7 @@ class LabWindow(QMainWindow):
         for name in builtin_scenarios():
             self.builtin_menu.addAction(name, lambda n=name: self.open_builtin(n))
         m.addSeparator()
-        for key in ("save", "save_as", "save_session"):
+        for key in ("save", "save_as", "save_session", "export"):
             m.addAction(k[key])
         m.addSeparator()
         m.addAction(k["quit"])
@@ -1141,6 +1144,11 @@ class LabWindow(QMainWindow):
             return None
         self.statusBar().showMessage(f"Exported {written}", 5000)
         return written
+
+    def open_export(self, kind: str = "pcapng"):
+        """File → Export: the export dialog for the current run."""
+        from tcplab.gui.exportdialog import open_export
+        return open_export(self, kind)
 
     def about(self) -> None:
         QMessageBox.about(self, "About tcplab",

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QSizeP
 
 from tcplab.gui import fmt
 from tcplab.gui.theme import THEMES, Theme, apply_theme
+from tcplab.session.export import ExportCancelled as _ExportCancelled
 from tcplab.trace.events import EventKind
 from tcplab.trace.store import Trace
 
@@ -74,8 +75,9 @@ _LINK_SET = int(EventKind.LINK_SET)
 _MS, _SEC = 1_000_000, 1_000_000_000
 
 
-class ExportCancelled(Exception):
-    """The ``progress`` callback of :func:`write_movie` asked to stop; nothing was written."""
+# The ``progress`` callback of :func:`write_movie` asked to stop; nothing was written. One class
+# for every export (tcplab.session.export), so a dialog catches one thing.
+ExportCancelled = _ExportCancelled
 
 
 # ===================================================================================== sources

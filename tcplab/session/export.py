@@ -18,7 +18,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tcplab import __version__
 from tcplab.fileio import write_atomic
@@ -31,14 +31,34 @@ EVENTS_FORMAT = "tcplab-events"
 EVENTS_VERSION = 1
 _CHUNK = 65536
 
+#: ``progress(done, total)``: called as an export goes; returning False (exactly) stops it.
+Progress = Callable[[int, int], Any]
 
 
+class ExportCancelled(Exception):
+    """The ``progress`` callback asked to stop; nothing was written and an existing file was
+    left as it was."""
 
-def write_capture(path: str | Path, trace, node: int) -> int:
+
+def _report(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None and progress(done, total) is False:
+        raise ExportCancelled("export cancelled")
+
+
+def write_capture(path: str | Path, trace, node: int, progress: Progress | None = None) -> int:
     """The pcapng capture at ``node`` (``tcplab.trace.capture``) written atomically to
-    ``path``; returns the number of packets."""
+    ``path``; returns the number of packets. ``progress`` counts trace rows."""
     from tcplab.trace.capture import write_pcapng
-    return write_atomic(path, lambda f: write_pcapng(trace, node, f))
+    if progress is None:
+        return write_atomic(path, lambda f: write_pcapng(trace, node, f))
+    total = len(trace)
+
+    def rows(done: int) -> None:
+        _report(progress, done, total)
+    _report(progress, 0, total)
+    n = write_atomic(path, lambda f: write_pcapng(trace, node, f, rows))
+    _report(progress, total, total)
+    return n
 
 
 def seconds_text(t_ns: int) -> str:
@@ -48,9 +68,10 @@ def seconds_text(t_ns: int) -> str:
     return f"{sign}{t // SEC}.{t % SEC:09d}"
 
 
-def event_records(trace) -> Iterator[tuple]:
+def event_records(trace, progress: Progress | None = None) -> Iterator[tuple]:
     """One tuple per trace row, in :data:`EVENT_COLUMNS` order; ``None`` where a field does not
-    apply. The narration is :class:`~tcplab.trace.narrate.Narrator`'s, as the views show it."""
+    apply. The narration is :class:`~tcplab.trace.narrate.Narrator`'s, as the views show it.
+    ``progress`` hears of every block of rows (and may stop the export)."""
     from tcplab.trace.narrate import Narrator
     narrator = Narrator(trace)
     kinds = {int(k): k.name for k in EventKind}
@@ -58,20 +79,22 @@ def event_records(trace) -> Iterator[tuple]:
     labels = [info.label(nodes) for info in trace.conns]
     n = len(trace)
     for start in range(0, n, _CHUNK):
+        _report(progress, start, n)
         block = trace.matrix(start, min(n, start + _CHUNK)).tolist()
         for i, (t, kind, node, conn, pkt, a, b, c, d) in enumerate(block, start):
             yield (i, t, seconds_text(t), kinds.get(kind, str(kind)),
                    nodes[node] if node >= 0 else None, labels[conn] if conn >= 0 else None,
                    pkt if pkt >= 0 else None, a, b, c, d, narrator.explain(i))
+    _report(progress, n, n)
 
 
-def write_csv(path: str | Path, trace) -> int:
+def write_csv(path: str | Path, trace, progress: Progress | None = None) -> int:
     """Every event as one CSV row under a header of :data:`EVENT_COLUMNS`; returns the count."""
     def fill(f) -> int:
         out = csv.writer(f, lineterminator="\n")
         out.writerow(EVENT_COLUMNS)
         count = 0
-        for record in event_records(trace):
+        for record in event_records(trace, progress):
             out.writerow(record)      # None is written as an empty field
             count += 1
         return count
@@ -91,7 +114,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, trace, header: dict[str, Any]) -> int:
+def write_json(path: str | Path, trace, header: dict[str, Any],
+               progress: Progress | None = None) -> int:
     """``{"format": "tcplab-events", "version": 1, "tcplab": ..., **header, "events": [...]}``,
     one object per event (keys :data:`EVENT_COLUMNS`, plus ``extra`` when the row has one),
     written as it goes, one event per line; returns the count."""
@@ -102,7 +126,7 @@ def write_json(path: str | Path, trace, header: dict[str, Any]) -> int:
     def fill(f) -> int:
         f.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "events": [')
         count = 0
-        for record in event_records(trace):
+        for record in event_records(trace, progress):
             obj = dict(zip(EVENT_COLUMNS, record))
             obj["time_s"] = record[1] / SEC
             i = record[0]

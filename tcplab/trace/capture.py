@@ -14,10 +14,11 @@ from tcplab.trace.events import EventKind
 from tcplab.trace.pcapng import PcapngWriter
 
 
-def capture_records(trace, node: int):
+def capture_records(trace, node: int, rows=None):
     """Yield (interface index, time ns, datagram bytes) seen on ``node``'s links, in time order.
 
-    Interfaces are numbered in the order of ``interfaces(trace, node)``."""
+    Interfaces are numbered in the order of ``interfaces(trace, node)``. ``rows(i)``, when
+    given, hears every 16,384 trace rows how far the scan is."""
     links = interfaces(trace, node)
     index = {link.id: i for i, link in enumerate(links)}
     corrupted: dict[int, bytes] = {}     # uid -> its damaged bytes from the corruption on
@@ -25,6 +26,8 @@ def capture_records(trace, node: int):
     hop, arrive, alter = int(EventKind.HOP), int(EventKind.ARRIVE), int(EventKind.ALTER)
     cache: dict[int, bytes] = {}
     for i in range(len(trace)):
+        if rows is not None and not i & 0x3FFF:
+            rows(i)
         k = kinds[i]
         if k == alter and trace.c[i] == 1:
             corrupted[trace.pkt[i]] = trace.extra[i]
@@ -47,12 +50,13 @@ def interfaces(trace, node: int):
     return [link for link in trace.links if node in (link.a, link.b)]
 
 
-def write_pcapng(trace, node: int, out: BinaryIO) -> int:
-    """Write the capture at ``node`` as pcapng to ``out``; returns the number of packets."""
+def write_pcapng(trace, node: int, out: BinaryIO, rows=None) -> int:
+    """Write the capture at ``node`` as pcapng to ``out``; returns the number of packets.
+    ``rows(i)``: see :func:`capture_records`."""
     names = [(f"{trace.nodes[node]}:{link.name}", f"link {link.name}") for link in interfaces(trace, node)]
     writer = PcapngWriter(out, names, application="tcplab")
     n = 0
-    for iface, t, data in capture_records(trace, node):
+    for iface, t, data in capture_records(trace, node, rows):
         writer.write(iface, t, data)
         n += 1
     writer.close()
