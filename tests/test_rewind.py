@@ -150,6 +150,24 @@ def test_rewinder_needs_a_fresh_run():
         Rewinder(Run(sc), every=0)
 
 
+def test_going_back_leaves_the_old_trace_alone():
+    """Views and caches keyed on a trace object (snapshot trackers, narrators) must never see
+    it change under them: a seek back gives the run a new trace."""
+    sc = load("loss")
+    rw = Rewinder(Run(sc), every=16)
+    rw.advance(sc.duration)
+    old = rw.run.trace
+    rows, fp = len(old), old.fingerprint()
+    conns = [(c.iss, c.irs, c.peer) for c in old.conns]
+    rw.seek(int(old.t[rows - 1]) // 3)
+    assert rw.run.trace is not old and len(rw.run.trace) < rows
+    rw.advance(sc.duration)
+    assert rw.run.trace is not old
+    assert len(old) == rows and old.fingerprint() == fp
+    assert [(c.iss, c.irs, c.peer) for c in old.conns] == conns
+    assert rw.run.trace.fingerprint() == fp
+
+
 def test_trace_copy_is_independent():
     sc = load("handshake")
     run = straight(sc, sc.duration)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from tcplab import __version__
+from tcplab.resources import APP_ID
 
 
 def main(path: str | None = None, builtin: str | None = None, argv: list[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(path: str | None = None, builtin: str | None = None, argv: list[str] | 
     app.setApplicationName("tcplab")
     app.setOrganizationName("tcplab")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("tcplab")
+    app.setDesktopFileName(APP_ID)        # matches packaging/<APP_ID>.desktop
     app.setWindowIcon(icons.app_icon())
     doc = None
     error = None

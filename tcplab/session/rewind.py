@@ -12,8 +12,11 @@ running on from there gives the same trace as the first time (tests/test_rewind.
 on every built-in scenario).
 
 The trace is not copied into snapshots: it only grows, so a snapshot remembers how long it
-was (the mark) and rewinding cuts it back. Its connection and link records are shared with the
-snapshots for the same reason (the mark keeps the fields that change).
+was (a mark). Going back re-attaches the restored engine to a new trace holding the record up
+to the mark (``Trace.prefix``), and leaves the old trace object as it was: views and caches
+keyed on a trace never see one change under them, and a fork can keep the old one to compare.
+Going forward again to a moment already reached takes the rows of the longest trace of the
+timeline instead of running.
 
 A live action (:meth:`Rewinder.apply`) after a rewind changes what happens next: the actions
 that the timeline still held for later are dropped, with the snapshots taken after this moment
@@ -65,8 +68,8 @@ class Rewinder:
     """Runs ``run`` along ``actions`` ((time ns, action) pairs to apply at their times, e.g. a
     session's), keeping snapshots to go back to. ``run`` must not have run yet.
 
-    :attr:`run` is the current run; it is a different object after every :meth:`seek` (the
-    trace object stays the same, rewound)."""
+    :attr:`run` is the current run; after a :meth:`seek` that restored a snapshot it is a
+    different object, with a different trace."""
 
     def __init__(self, run, actions=(), every: int = DEFAULT_EVERY,
                  max_snapshots: int = MAX_SNAPSHOTS, max_bytes: int = MAX_BYTES) -> None:
@@ -83,8 +86,8 @@ class Rewinder:
         self.max_bytes = max_bytes
         self._snaps: list[Snapshot] = []   # in event order
         self.nbytes = 0                    # memory the snapshots hold (their frozen states)
-        #: The trace as far as this timeline has gone, kept when a seek goes back (None
-        #: before that, and after a fork: that future will not happen now).
+        #: The longest trace of this timeline, kept when a seek goes back (None before that,
+        #: and after a fork: that future will not happen now).
         self._future = None
         self._snapshot()
 
@@ -227,16 +230,15 @@ class Rewinder:
         self.nbytes = sum(len(s.state[0]) for s in self._snaps)
 
     def _restore(self, snap: Snapshot) -> None:
+        """Continue from ``snap``: a new run thawed from it, writing into a new trace that
+        holds the record up to the snapshot. The old trace is left as it was; the longest one
+        of this timeline is kept (:attr:`_future`) so that going forward again takes its rows
+        instead of re-running."""
         trace = self.run.trace
-        if snap.mark.rows >= len(trace):
-            trace.extend_from(self._future, snap.mark)
-        else:
-            # Going back: keep the record of the furthest point reached on this timeline,
-            # so that going forward again takes it back (extend_from) instead of re-running.
-            if self._future is None or len(self._future) < len(trace):
-                self._future = trace.copy()
-            trace.rewind(snap.mark)
-        self.run = thaw(*snap.state, trace, self.run.scenario)
+        if self._future is None or len(trace) > len(self._future):
+            self._future = trace
+        source = trace if snap.mark.rows <= len(trace) else self._future
+        self.run = thaw(*snap.state, source.prefix(snap.mark), self.run.scenario)
         self.applied = snap.applied
 
 

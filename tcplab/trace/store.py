@@ -148,42 +148,29 @@ class Trace:
 
     # -- rewinding --------------------------------------------------------------------------
     def mark(self) -> "TraceMark":
-        """Where the trace stands now, for :meth:`rewind` (engine snapshots: rewinding a run
+        """Where the trace stands now, for :meth:`prefix` (engine snapshots: rewinding a run
         re-executes it from a snapshot, and its trace must return to that moment too)."""
         return TraceMark(len(self), len(self.packets),
                          tuple((c.iss, c.irs, c.peer) for c in self.conns))
 
-    def rewind(self, mark: "TraceMark") -> None:
-        """Forget every row, packet and connection recorded after ``mark``, and give the
-        connections the ISS, IRS and peer they had then. Rows before the mark never change
-        after their event (``set_d`` rewrites the row of the segment being processed)."""
-        if mark.rows > len(self):
-            raise ValueError(f"cannot rewind a trace of {len(self)} rows to row {mark.rows}")
-        del self._data[mark.rows * NCOL:]
-        for i in [i for i in self.extra if i >= mark.rows]:
-            del self.extra[i]
-        del self.packets[mark.packets:]
-        del self.conns[len(mark.conns):]
-        for info, (iss, irs, peer) in zip(self.conns, mark.conns):
+    def prefix(self, mark: "TraceMark") -> "Trace":
+        """A new trace holding this one's record up to ``mark``: its rows, packets and
+        connections then, the connections' ISS, IRS and peer as they were then. Rewinding a
+        run re-attaches the engine to such a trace (``tcplab.session.rewind``); this one is
+        left as it is, so views and caches that hold it see no change, and a fork can keep it
+        to compare. Rows before a mark never change after their event (``set_d`` rewrites
+        the row of the segment being processed)."""
+        if mark.rows > len(self) or mark.packets > len(self.packets) \
+                or len(mark.conns) > len(self.conns):
+            raise ValueError(f"a trace of {len(self)} rows has no mark at row {mark.rows}")
+        twin = Trace(list(self.nodes), list(self.node_kinds), list(self.links),
+                     [replace(c) for c in self.conns[:len(mark.conns)]],
+                     self.packets[:mark.packets],
+                     {i: v for i, v in self.extra.items() if i < mark.rows}, dict(self.meta))
+        twin._data.extend(self._data[:mark.rows * NCOL])
+        for info, (iss, irs, peer) in zip(twin.conns, mark.conns):
             info.iss, info.irs, info.peer = iss, irs, peer
-
-    def extend_from(self, other: "Trace", mark: "TraceMark") -> None:
-        """Append ``other``'s rows, packets and connections up to ``mark``, where this trace is
-        a shorter start of ``other`` (the same run, rewound): a rewound run that goes forward
-        again to a moment it has been before takes the record of it back instead of making
-        it again."""
-        n = len(self)
-        if mark.rows < n or mark.rows > len(other):
-            raise ValueError(f"cannot extend a trace of {n} rows to row {mark.rows} from "
-                             f"one of {len(other)}")
-        self._data.extend(other._data[n * NCOL:mark.rows * NCOL])
-        for i, value in other.extra.items():
-            if n <= i < mark.rows:
-                self.extra[i] = value
-        self.packets.extend(other.packets[len(self.packets):mark.packets])
-        self.conns.extend(replace(c) for c in other.conns[len(self.conns):len(mark.conns)])
-        for info, (iss, irs, peer) in zip(self.conns, mark.conns):
-            info.iss, info.irs, info.peer = iss, irs, peer
+        return twin
 
     def copy(self) -> "Trace":
         """An independent copy of the record so far (packets are shared: they never change
