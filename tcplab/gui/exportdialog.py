@@ -411,5 +411,6 @@ def open_export(window, kind: str = "pcapng") -> ExportDialog | None:
         window.report("Nothing has run yet: there is nothing to export")
         return None
     dialog = ExportDialog(window, kind)
+    dialog.setAttribute(Qt.WA_DeleteOnClose)
     dialog.open()
     return dialog
