@@ -482,13 +482,8 @@ def _capture_node(source, name: str | None) -> int:
     first connection in the trace, else node 0)."""
     trace = source.trace
     if name is None:
-        for app in source.scenario.apps:
-            if app.client in trace.nodes:
-                return trace.nodes.index(app.client)
-        for info in trace.conns:
-            if info.role == "client":
-                return info.node
-        return 0
+        from tcplab.session.export import default_capture_node
+        return default_capture_node(trace, source.scenario)
     if name not in trace.nodes:
         raise CliError(f"--capture {name}: unknown node; nodes: {', '.join(trace.nodes)}")
     return trace.nodes.index(name)

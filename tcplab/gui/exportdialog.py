@@ -102,7 +102,8 @@ class ExportDialog(QDialog):
         for i, name in enumerate(trace.nodes):
             kind_name = trace.node_kinds[i] if i < len(trace.node_kinds) else ""
             self.node.addItem(f"{name} ({kind_name})" if kind_name else name, i)
-        default = self._default_node()
+        from tcplab.session.export import default_capture_node
+        default = default_capture_node(trace, run.scenario)
         self.node.setCurrentIndex(max(0, self.node.findData(default)))
         form.addRow("Capture at", self.node)
         form.addRow(QLabel("What this node's interfaces saw, one pcapng interface per link, "
@@ -220,18 +221,6 @@ class ExportDialog(QDialog):
         box.addItem("dark", "dark")
         box.setCurrentIndex(1 if self.window_.theme.name == "dark" else 0)
         return box
-
-    def _default_node(self) -> int:
-        """The client of the scenario's first application, else the first connection's
-        node (what ``tcplab export`` captures by default)."""
-        trace = self.run.trace
-        for app in self.run.scenario.apps:
-            if app.client in trace.nodes:
-                return trace.nodes.index(app.client)
-        for info in trace.conns:
-            if info.role == "client":
-                return info.node
-        return 0
 
     # -- fields --------------------------------------------------------------------------------
     def current_kind(self) -> str:

@@ -45,6 +45,18 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         raise ExportCancelled("export cancelled")
 
 
+def default_capture_node(trace, scenario) -> int:
+    """Where a capture is taken unless told otherwise: the client of the scenario's first
+    application, else the node of the first connection that opened actively, else node 0."""
+    for app in scenario.apps:
+        if app.client in trace.nodes:
+            return trace.nodes.index(app.client)
+    for info in trace.conns:
+        if info.role == "client":
+            return info.node
+    return 0
+
+
 def write_capture(path: str | Path, trace, node: int, progress: Progress | None = None) -> int:
     """The pcapng capture at ``node`` (``tcplab.trace.capture``) written atomically to
     ``path``; returns the number of packets. ``progress`` counts trace rows."""
