@@ -176,7 +176,8 @@ def test_a_whole_lesson_with_the_clicker(window, qtbot, qt_messages):
     qtbot.keyClick(window, Qt.Key_PageDown)     # any clicker key un-blacks without moving on
     assert not pr.is_black and bar.counter.text() == f"{n} / {n}"
 
-    # PageUp: back one click at a time; the run is replayed from zero to the earlier stop
+    # PageUp: back one click at a time; the engine goes back to the earlier stop, exactly as a
+    # run from zero to it
     beats = P.beats_of(lesson)
     times = []
     for _ in range(len(beats) - 1):
@@ -237,7 +238,7 @@ def test_the_window_s_own_controls_keep_working(window, qtbot):
     assert pr.playing
     qtbot.keyClick(window, Qt.Key_PageDown)
     assert not pr.playing and window.controller.now == stops[2]
-    # the window's Play runs past the lesson; PageUp replays the lesson's run to step 2's stop
+    # the window's Play runs past the lesson; PageUp takes the lesson's run back to step 2's stop
     window.actions_by_key["run_end"].trigger()
     assert window.controller.now > stops[2]
     qtbot.keyClick(window, Qt.Key_PageUp)          # back to the question of step 3

@@ -127,14 +127,18 @@ class EngineController(QObject):
         return self.rewinder.advance(until, max_events)
 
     # -- going back --------------------------------------------------------------------------
-    def seek(self, t_ns: int) -> bool:
+    def seek(self, t_ns: int, keep_future: bool = True) -> bool:
         """Put the engine where it was (or will be) at simulated time ``t_ns``: back through a
-        snapshot, or forward by running. Views start over when the run went back."""
+        snapshot, or forward by running. Views start over when the run went back. Without
+        ``keep_future`` the user actions recorded after ``t_ns`` are forgotten (as if they had
+        not been made yet)."""
         if self.run is None:
             return False
         self.pause()
         old = self.run
         self.rewinder.seek(max(0, min(int(t_ns), self.run.scenario.duration)))
+        if not keep_future:
+            self.rewinder.fork()
         self._after_jump(old)
         return True
 

@@ -420,7 +420,8 @@ class Presenter(QObject):
         self._show_beat(animate=True)
 
     def previous(self) -> None:
-        """One click back: the run is replayed from zero to where that click stood."""
+        """One click back: the engine goes back to where that click stood (from its nearest
+        snapshot; actions made after that moment are dropped)."""
         if not self.active:
             return
         if self.is_black:
@@ -492,8 +493,9 @@ class Presenter(QObject):
             if run.now > 0 or run.net.sched.events_processed > 0:
                 w.controller.restart()
         elif run.now > target:
-            w.controller.restart()
-            w.controller.run_to(target)
+            # Back to the click's moment through the engine's snapshots (fast even late in a
+            # long lesson); what was done in the class after it is forgotten.
+            w.controller.seek(target, keep_future=False)
         self._start_row = L.rows_until(w.controller.run.trace, prev) if step is not None else 0
         if beat.phase == "play" and target is not None and self._behind(target):
             speed = lesson.step_speed(step) * self.speed_scale
