@@ -110,3 +110,43 @@ def test_a_session_can_be_sought_beyond_the_replay(window, tmp_path):
     assert not window.context.live
     c.run_to(c.scenario.duration)
     assert c.run.trace.fingerprint() == recorded
+
+
+def test_a_change_in_a_replay_drops_later_actions_and_saves_what_happened(window, tmp_path):
+    """Changing a knob while a session's later actions are still to come takes the run
+    another way: they are dropped, the status bar says so, and the session saved afterwards
+    replays exactly what happened."""
+    from tcplab.session import load_session, replay
+    c = window.controller
+    c.run_to(20 * MS)
+    window.knobs.link.setCurrentText("router-server")
+    window.knobs.spins["delay"].setValue(35.0)          # a recorded action at 20 ms
+    c.run_to(c.scenario.duration)
+    path = window.save_session(str(tmp_path / "first"))
+    window.file_new()
+    assert window.open_path(path) and c.pending_actions == 1
+    c.run_to(10 * MS)                                   # before the recorded action
+    window.knobs.link.setCurrentText("client-router")
+    window.knobs.spins["loss"].setValue(20.0)
+    assert c.pending_actions == 0
+    assert "will not happen" in window.statusBar().currentMessage()
+    c.run_to(c.scenario.duration)
+    again = window.save_session(str(tmp_path / "second"))
+    session = load_session(again)
+    assert [a["param"] for _t, a in session.actions] == ["loss"]
+    run = replay(session)                               # raises if it differs
+    assert run.trace.fingerprint() == c.run.trace.fingerprint()
+
+
+def test_fork_then_save_replays_the_new_course(window, tmp_path):
+    from tcplab.session import load_session, replay
+    window.open_builtin("transfer")
+    c = window.controller
+    c.run_to(c.scenario.duration)
+    window.context.set_cursor(12 * MS)
+    window.actions_by_key["fork"].trigger()
+    window.knobs.link.setCurrentText("router-server")
+    window.knobs.spins["delay"].setValue(40.0)
+    c.run_to(c.scenario.duration)
+    session = load_session(window.save_session(str(tmp_path / "fork")))
+    assert replay(session).trace.fingerprint() == c.run.trace.fingerprint()

@@ -47,6 +47,8 @@ class EngineController(QObject):
     ``advanced(first, end)``: trace rows ``[first, end)`` are new;
     ``playingChanged(bool)``; ``finished()``: nothing more can happen in this run;
     ``actionApplied(dict)``: a user action went into the run;
+    ``forked(int)``: that action took the run another way: this many recorded actions that
+    were due later are dropped (a replayed session, or a run taken back in time);
     ``error(str)``: something the user asked for cannot be done (the message says why).
 
     The run is driven through a :class:`~tcplab.session.rewind.Rewinder`: it applies recorded
@@ -60,6 +62,7 @@ class EngineController(QObject):
     playingChanged = Signal(bool)
     finished = Signal()
     actionApplied = Signal(dict)
+    forked = Signal(int)
     error = Signal(str)
 
     FRAME_MS = 16
@@ -271,12 +274,15 @@ class EngineController(QObject):
         if self.run is None:
             self.error.emit("Nothing is running: open or fix the scenario first")
             return False
+        dropped = len(self.rewinder.pending)
         try:
             self.rewinder.apply(action)
         except (ValueError, KeyError) as e:
             self.error.emit(str(e).strip("'\""))
             return False
         self.actionApplied.emit(dict(action))
+        if dropped:
+            self.forked.emit(dropped)
         self._publish()
         return True
 

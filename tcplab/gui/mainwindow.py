@@ -360,6 +360,7 @@ class LabWindow(QMainWindow):
                                                                 "will happen", 5000))
         c.error.connect(self.report)
         c.actionApplied.connect(self._on_action)
+        c.forked.connect(self._on_forked)
         s = self.scene
         s.selectionChanged.connect(self._on_selection)
         s.nodesMoved.connect(self.move_nodes)
@@ -843,6 +844,13 @@ class LabWindow(QMainWindow):
                                          "dropped", 5000)
         elif op == "packet":
             self.statusBar().showMessage(f"Packet {action['uid']}: {action['what']}", 4000)
+
+    def _on_forked(self, dropped: int) -> None:
+        self._recorded = None
+        self.statusBar().showMessage(
+            f"Your change takes the run another way: the {dropped} recorded "
+            f"action{'s' if dropped != 1 else ''} due later will not happen (Run → Fork from "
+            "Here first keeps the recorded course in grey to compare)", 10000)
 
     def _update_clock(self) -> None:
         run = self.controller.run
