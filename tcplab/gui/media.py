@@ -543,31 +543,13 @@ def render_figure(source: Any, view: str, path: str | os.PathLike, *,
     at = end if at_ns is None else int(at_ns)
     if not 0 <= at <= end:
         raise ValueError(f"time {at / _SEC:g} s is outside the recording (0 to {end / _SEC:g} s)")
-    before = path.stat().st_mode if path.is_file() else None
     with Stage(rec, view, size=size, theme=theme, clock=clock) as stage:
         stage.set_clock_resolution(1_000)
         stage.advance(at)
         if fit and hasattr(stage.view, "fit"):
             stage.view.fit()
             stage._settle()
-        out = export_widget(stage.widget, path, scale=scale)
-    _permissions(out, before)
-    return out
-
-
-def _permissions(path: Path, before: int | None) -> None:
-    """Give a file written through a private temporary file (mode 0600) the permissions the
-    file it replaced had, or those a new file gets (the umask's)."""
-    if before is None:
-        mask = os.umask(0)
-        os.umask(mask)
-        mode = 0o666 & ~mask
-    else:
-        mode = stat.S_IMODE(before)
-    try:
-        os.chmod(path, mode)
-    except OSError:
-        pass
+        return export_widget(stage.widget, path, scale=scale)
 
 
 # ==================================================================================== movies

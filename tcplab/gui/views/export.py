@@ -14,14 +14,14 @@ renamed over it: a failed export never leaves a half-written file behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPoint, QRect, QSize, QSizeF
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
+
+from tcplab.fileio import write_atomic
 
 #: Filter string for QFileDialog.getSaveFileName.
 EXPORT_FILTERS = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
@@ -132,23 +132,14 @@ _WRITERS = {".png": _png, ".svg": _svg, ".pdf": _pdf}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    folder = path.parent
+    """``data`` to ``path`` through a temporary file beside it (``fileio.write_atomic``: an
+    existing file keeps its permissions, a new one gets the umask's), with a message naming
+    the file when that fails."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        write_atomic(path, lambda f: f.write(data))
     except OSError as e:
         why = e.strerror or str(e)
-        raise OSError(e.errno, f"cannot write {path}: {why} (folder {folder})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
+        raise OSError(e.errno, f"cannot write {path}: {why} (folder {path.parent})") from None
 
 
 def export_widget(widget: QWidget, path: str | Path, scale: float = 2.0) -> Path:
