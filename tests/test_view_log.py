@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QAbstractSlider  # noqa: E402
 
 from tcplab.gui.context import TraceContext  # noqa: E402
 from tcplab.gui.theme import DARK  # noqa: E402
-from tcplab.gui.views import export as export_mod  # noqa: E402
+from tcplab import fileio as fileio_mod  # noqa: E402
 from tcplab.gui.views.export import EXPORT_FILTERS, export_widget, path_with_suffix  # noqa: E402
 from tcplab.gui.views.inspector import (PacketInspector, describe_damage, dissect,  # noqa: E402
                                        hex_columns, hex_dump, innermost_field, payload_preview)
@@ -525,7 +525,7 @@ def test_export_errors_leave_nothing(shown_log, tmp_path, monkeypatch):
 
     def fail(src, dst):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(export_mod.os, "replace", fail)
+    monkeypatch.setattr(fileio_mod.os, "replace", fail)   # pictures go through write_atomic
     with pytest.raises(OSError, match="No space left"):
         export_widget(shown_log, target)
     assert list(target.parent.iterdir()) == []
