@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QSizeP
                                QVBoxLayout, QWidget)
 
 from tcplab.gui import fmt
-from tcplab.gui.theme import THEMES, Theme, apply_theme
+from tcplab.gui.theme import THEMES, Theme, apply_theme, palette
 from tcplab.session.export import ExportCancelled as _ExportCancelled
 from tcplab.trace.events import EventKind
 from tcplab.trace.store import Trace
@@ -135,25 +135,6 @@ def _theme(theme: str | Theme) -> Theme:
     return THEMES[theme]
 
 
-class _PaletteCatcher:
-    """Stands in for the application in :func:`apply_theme`, keeping the palette it builds, so
-    that a stage can wear a theme without changing the application's (the window's) look."""
-
-    palette = None
-
-    def setStyle(self, _style) -> None:
-        pass
-
-    def setPalette(self, palette) -> None:
-        self.palette = palette
-
-
-def _palette(theme: Theme):
-    catcher = _PaletteCatcher()
-    apply_theme(catcher, theme)
-    return catcher.palette
-
-
 # ============================================================================ a growing trace
 class _Feed:
     """Copies a recorded trace into a fresh :class:`Trace` up to a row count, the way the engine
@@ -218,7 +199,7 @@ class _Root(QWidget):
         self.title = title              # export_widget names the drawing after it
         self.setWindowTitle(f"tcplab: {title}")
         self.setMinimumSize(1, 1)       # not the layout's minimum: the size asked for is kept
-        self.setPalette(_palette(theme))
+        self.setPalette(palette(theme))
         self.setAutoFillBackground(True)
         # The view gets what the strip leaves, even below its own minimum (then it is cut off
         # rather than the strip pushed out of the picture).

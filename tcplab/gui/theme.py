@@ -53,9 +53,9 @@ DARK = Theme("dark", window="#1e2429", base="#263238", text="#eceff1", muted="#9
 THEMES = {"light": LIGHT, "dark": DARK}
 
 
-def apply_theme(app: QApplication, theme: Theme) -> None:
-    """Fusion style with a palette built from ``theme`` (the same look on every desktop)."""
-    app.setStyle("Fusion")
+def palette(theme: Theme) -> QPalette:
+    """The Qt palette of ``theme`` (for the application, or one widget tree: an export stage
+    wears a theme without changing the window's)."""
     pal = QPalette()
     c = QColor
     pal.setColor(QPalette.Window, c(theme.window))
@@ -73,4 +73,10 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     pal.setColor(QPalette.Link, c(theme.link_selected))
     for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
         pal.setColor(QPalette.Disabled, role, c(theme.muted))
-    app.setPalette(pal)
+    return pal
+
+
+def apply_theme(app: QApplication, theme: Theme) -> None:
+    """Fusion style with a palette built from ``theme`` (the same look on every desktop)."""
+    app.setStyle("Fusion")
+    app.setPalette(palette(theme))
