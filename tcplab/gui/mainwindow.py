@@ -88,6 +88,8 @@ class LabWindow(QMainWindow):
         self.autosaver = Autosaver(paths.autosave_dir()) if autosave else None
         self.controller = EngineController(self)
         self._recorded = None       # a session's recorded trace while it is being replayed
+        self._seeking = False       # running the engine to where the cursor was dragged
+        self._seek_target: int | None = None
         self.context = TraceContext(self)
         self._canvas_past = False     # the canvas shows the cursor's past, not the present
         self.scene = TopologyScene(self.theme, self)
@@ -715,9 +717,11 @@ class LabWindow(QMainWindow):
                 QApplication.processEvents()
                 if dialog.wasCanceled():
                     dialog.close()
+                    dialog.deleteLater()
                     return False
         if dialog is not None:
             dialog.close()
+            dialog.deleteLater()
         return True
 
     def fork_here(self) -> None:
@@ -751,15 +755,30 @@ class LabWindow(QMainWindow):
 
     def _seek_requested(self, t: int) -> None:
         """The time cursor went past the engine (a session's recorded end is further): run the
-        engine there."""
-        if self.controller.run is not None:
-            self.controller.seek(t)
+        engine there, under a progress dialog when that takes a while. Requests that come
+        while it runs (the slider is still being dragged) move the target."""
+        if self.controller.run is None:
+            return
+        self._seek_target = t
+        if self._seeking:
+            return
+        self._seeking = True
+        try:
+            while self._seek_target is not None:
+                target, self._seek_target = self._seek_target, None
+                self.controller.pause()
+                if not self.run_with_progress(target, "Replaying the session…"):
+                    break
+        finally:
+            self._seeking = False
 
     def run_to_end(self) -> None:
+        """Run to the scenario's end (a progress dialog with Cancel appears when that takes a
+        while)."""
         run = self.controller.run
         if run is not None:
             self.controller.pause()
-            self.controller.run_to(run.scenario.duration)
+            self.run_with_progress(run.scenario.duration, "Running to the end…")
 
     def set_speed(self, speed: float | None) -> None:
         self.controller.set_speed(speed)
