@@ -155,11 +155,12 @@ def test_fork_then_save_replays_the_new_course(window, tmp_path):
 def test_a_long_run_shows_progress_and_can_be_cancelled(window, monkeypatch):
     from PySide6.QtWidgets import QProgressDialog
     window.open_builtin("bulk")
-    shown = []
-    monkeypatch.setattr(QProgressDialog, "wasCanceled", lambda self: shown.append(1) or True)
+    shown, cancel = [], [True]
+    monkeypatch.setattr(QProgressDialog, "wasCanceled",
+                        lambda self: shown.append(1) or cancel[0])
     window.run_to_end()
     c = window.controller
     assert shown and not c.at_end and 0 < c.now < c.scenario.duration
-    monkeypatch.undo()
+    cancel[0] = False
     window.run_to_end()
     assert c.at_end
