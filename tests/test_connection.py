@@ -234,6 +234,9 @@ def test_probe_byte_refused_by_peer_is_sent_again_as_soon_as_the_window_opens():
     c.on_segment(t + RTT, seg(IRS + 1, ISS + 1, ACK, win=4000))   # reopened, byte not kept
     segs = out(c, t + RTT)
     assert [(s.seq, len(s.payload)) for s, _ in segs] == [(ISS + 1, 500), (ISS + 501, 300)]
+    # The refused byte never reached the peer's buffer: the data goes on, nothing is repaired.
+    assert [r for _, r in segs] == [SendReason.AFTER_PROBE, SendReason.NEW_DATA]
+    assert sum(c.stats["retransmissions"].values()) == 0
     assert c.deadlines[TimerKind.PERSIST] is None and c.deadlines[TimerKind.RTO] is not None
 
 

@@ -736,8 +736,13 @@ def test_zero_window_probes_and_window_updates_are_where_the_engine_sent_them(ca
         sent = {f.number: row for f, row in cap.pairs() if f.outgoing}
         assert [n for n, row in sent.items() if row["tcp.analysis.zero_window_probe"]] == probes
         assert [n for n, row in sent.items() if row["tcp.analysis.window_update"]] == updates
+        # Data resuming after the window reopened starts with the refused probe byte: new
+        # data for the engine (AFTER_PROBE) and for Wireshark (the probe does not move its
+        # next expected SEQ), never a retransmission.
+        resumed = [n for n, r in reasons.items() if r == SendReason.AFTER_PROBE]
+        assert not [n for n in resumed if any(sent[n][f] for f in RETX_FLAGS)]
         if host == "client":
-            assert len(probes) >= 4
+            assert len(probes) >= 4 and len(resumed) >= 4
         else:
             assert len(updates) >= 3
 

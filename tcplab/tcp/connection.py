@@ -182,6 +182,7 @@ class Connection:
         self.sb = Scoreboard()           # what the peer SACKed (RFC 6675), by stream offset
         self._last_heard = 0             # when the peer last sent anything (keep-alive)
         self._ka_probes = 0              # keep-alive probes sent without an answer
+        self._after_probe = False        # the window reopened over a refused probe byte
         self._una_since = 0              # since when SND.UNA has not moved (user timeout)
         self._sack_recovery = False      # the current recovery is RFC 6675's
 
@@ -842,6 +843,7 @@ class Connection:
                 self._persist_backoff = 0
                 if _lt(self.snd_una, self.snd_nxt) and self.state in CAN_SEND:
                     self.snd_nxt = self.snd_una
+                    self._after_probe = True
 
     def _receive_data(self, now: int, seg: Segment) -> RecvOutcome:
         """Seventh check: place the text in the receive buffer or the out-of-order queue."""
@@ -1204,6 +1206,13 @@ class Connection:
             self._una_since = now        # data starts waiting for an acknowledgment
         end = (seq + n + (1 if flags & FIN else 0)) & MASK
         retransmit = _lt(seq, self.snd_max)
+        if retransmit and self._after_probe and seq == self.snd_una and not self._rto_pending:
+            # The first data after a zero window starts with the probe byte the peer refused:
+            # it never entered the peer's buffer, so this is the data going on, not a repair
+            # (a capture reads it so too: the probe does not advance the next expected SEQ).
+            retransmit = False
+            new_reason = SendReason.AFTER_PROBE
+        self._after_probe = False
         if retransmit:
             if self._rto_pending and seq == self.snd_una:
                 reason = SendReason.RTO_RETX if n else SendReason.FIN_RETX

@@ -119,6 +119,8 @@ class SendReason(IntEnum):
     LIMITED_TRANSMIT = 20  # RFC 3042: new data on the first or second duplicate ACK
     DELAYED_ACK = 21     # the delayed-ACK timer expired (RFC 9293 3.8.6.3)
     SACK_RETX = 22       # RFC 6675 NextSeg(): a segment the SACK scoreboard shows missing
+    AFTER_PROBE = 23     # RFC 9293 3.8.6.1: the window reopened; data resumes with the byte of
+    #                      the window probe the peer had refused (new data, not a retransmission)
 
 
 class RecvOutcome(IntEnum):

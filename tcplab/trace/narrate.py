@@ -288,6 +288,11 @@ class Narrator:
             return f"{me} aborts the connection: RST seq={ev.seq}; no goodbye, buffers are discarded (RFC 9293 3.10.5)"
         if r == SendReason.RST_BAD_ACK:
             return f"{me} answers an acknowledgment for data it never sent with RST seq={ev.seq} (RFC 9293 3.10.7)"
+        if r == SendReason.AFTER_PROBE:
+            return (f"{me} sends {self._range(ev.conn, ev.seq, ev.length)} now that {peer}'s "
+                    f"window has reopened, starting with the byte its last window probe carried: "
+                    f"{peer} had refused it, so the data simply goes on from there (RFC 9293 "
+                    f"3.8.6.1)")
         if r == SendReason.WINDOW_PROBE:
             return f"{me} probes {peer}'s zero window with one byte (persist timer, RFC 9293 3.8.6.1)"
         if r == SendReason.CHALLENGE_ACK:

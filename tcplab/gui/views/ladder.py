@@ -78,6 +78,7 @@ RETX_TAG = {
 SEND_TAG = {
     SendReason.DUP_ACK: "dup ACK",
     SendReason.WINDOW_PROBE: "window probe",            # RFC 9293 3.8.6.1
+    SendReason.AFTER_PROBE: "resumes after probe",      # RFC 9293 3.8.6.1
     SendReason.WINDOW_UPDATE: "window update",
     SendReason.LIMITED_TRANSMIT: "limited transmit",    # RFC 3042
     SendReason.CHALLENGE_ACK: "challenge ACK",          # RFC 5961
