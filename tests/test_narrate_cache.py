@@ -67,14 +67,18 @@ def test_live_narration_equals_narration_of_the_whole_trace(name, max_events):
 @pytest.mark.parametrize("max_events", [1, 7])
 @pytest.mark.parametrize("name", TWO_CONNS_PER_NODE)
 def test_live_narration_with_two_connections_on_a_node(name, max_events):
-    """Same, except for how an endpoint is named: ``client`` while its node has one connection,
-    ``client:49152`` once it has two (``Narrator.who``). That depends on how many connections
-    exist when the row is narrated, not on a cache: narrated again at that point, the row reads
-    the same. Everything else, peers included, is identical."""
+    """Same, names included: an endpoint is ``client`` in the rows before its node had a
+    second connection and ``client:49152`` after (``Narrator.who`` counts the connections that
+    had appeared by the row being explained), so a row reads the same live, in a replay and in
+    an export."""
     run = scenario(name)
     narrator, live = narrate_live(run, max_events)
     fresh = Narrator(run.trace)
     whole = [fresh.explain(i) for i in range(len(run.trace))]
+    assert live == whole
+    tr = run.trace
+    ported = {f"{tr.nodes[c.node]}:{c.local_port}" for c in tr.conns}
+    assert any(any(p in s for p in ported) for s in whole)       # names with ports appear
     assert [without_ports(run, s) for s in live] == [without_ports(run, s) for s in whole]
     # every handshake names the peer (a peer cached as missing would read "the peer's SYN")
     handshakes = [s for s in live if "the three-way handshake is complete" in s]

@@ -7,6 +7,8 @@ has sequence number ISN + 1.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
+
 import numpy as np
 
 from tcplab.net.packet import (FIN, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, RST, SYN,
@@ -83,9 +85,12 @@ class Narrator:
         # outcome is rewritten later), so the scan only ever extends over new rows.
         self._fins: dict[int, list[tuple[int, int]]] = {}
         self._fins_len = 0
-        # How many connections each node has, counted over the first ``_node_conns_len`` conns.
-        self._node_conns: dict[int, int] = {}
-        self._node_conns_len = 0
+        # When each connection first appears (its first row), and per node the sorted first
+        # rows of its connections, over the rows scanned so far (see _conns_at).
+        self._first_rows: dict[int, int] = {}
+        self._node_firsts: dict[int, list[int]] = {}
+        self._scanned = 0
+        self._row = -1                  # the row being explained
 
     def peer_conn(self, conn: int) -> int:
         """Connection id of the other endpoint of ``conn`` (-1 if it does not exist, yet).
@@ -152,17 +157,22 @@ class Narrator:
         return tr.nodes[node] if node >= 0 else "network"
 
     def _conns_at(self, node: int) -> int:
-        """How many connections node ``node`` has in the trace so far (counted incrementally)."""
-        conns = self.trace.conns
-        n = len(conns)
-        if self._node_conns_len != n:
-            if self._node_conns_len > n:
-                self._node_conns, self._node_conns_len = {}, 0
-            counts = self._node_conns
-            for info in conns[self._node_conns_len:]:
-                counts[info.node] = counts.get(info.node, 0) + 1
-            self._node_conns_len = n
-        return self._node_conns.get(node, 0)
+        """How many connections node ``node`` has as of the row being explained: those whose
+        first row is at or before it. A row's text is therefore the same whenever it is
+        composed (while the run goes on, in a replay, in an export): "client" while the client
+        has one connection, "client:49152" for the rows after a second one appeared."""
+        upto = self._row if self._row >= 0 else len(self.trace) - 1
+        if upto >= self._scanned:
+            end = upto + 1
+            col = np.frombuffer(self.trace.conn[self._scanned:end], dtype=np.int64)
+            ids, first = np.unique(col, return_index=True)
+            for cid, row in zip(ids.tolist(), (first + self._scanned).tolist()):
+                if cid >= 0 and cid not in self._first_rows:
+                    self._first_rows[cid] = row
+                    info = self.trace.conns[cid]
+                    insort(self._node_firsts.setdefault(info.node, []), row)
+            self._scanned = end
+        return bisect_right(self._node_firsts.get(node, ()), upto)
 
     def peer(self, conn: int) -> str:
         peer = self.peer_conn(conn)
@@ -196,7 +206,11 @@ class Narrator:
     def explain(self, i: int) -> str:
         ev = self.trace.event(i)
         method = getattr(self, "_" + type(ev).__name__, None)
-        return method(ev) if method else type(ev).__name__
+        self._row = i
+        try:
+            return method(ev) if method else type(ev).__name__
+        finally:
+            self._row = -1
 
     def _offers(self, uid: int, verb: str) -> str:
         """What a SYN's options propose, in words (empty when it carries only MSS)."""
