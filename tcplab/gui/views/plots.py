@@ -267,6 +267,7 @@ class PlotsView(FollowsDirection, QWidget):
             self.ghosts[key] = item
         self._ghost_key: tuple | None = None
         self._ghost_tops: dict[str, float] = {}    # each panel's highest grey value
+        self._ghost_end = 0                          # the comparison run's last time (ns)
         self.graph.scene().sigMouseClicked.connect(self._on_click)
         self._master = self.plots["window"]    # the visible plot the others' time axes follow
 
@@ -573,6 +574,7 @@ class PlotsView(FollowsDirection, QWidget):
             extra = "" if ghost is not None else " (nothing to compare in this direction)"
             self.compare_note.setText(comparison_text(self.theme, ctx.baseline_label + extra))
         self._ghost_tops = {}
+        self._ghost_end = ghost._end if ghost is not None else 0
         for key, panel in GHOSTS:
             item = self.ghosts[key]
             if ghost is None:
@@ -588,7 +590,7 @@ class PlotsView(FollowsDirection, QWidget):
                 item.setData(x, y, stepMode="center") if len(x) else item.setData([], [])
             if len(y) and np.isfinite(y).any():
                 self._ghost_tops[panel] = float(np.nanmax(y))
-        self._fit_y()
+        self._fit_x()
 
     def follow(self) -> None:
         """Show the connection from its first to its newest row, and keep doing so as rows
@@ -611,7 +613,8 @@ class PlotsView(FollowsDirection, QWidget):
         """The x range of every plot (they are linked): the connection's lifetime so far."""
         if self._following:
             start = (self._start or 0) / NS
-            end = max(self._end / NS, start + 1e-3)
+            end = max(self._end, self._ghost_end) / NS      # the comparison to its end too
+            end = max(end, start + 1e-3)
             self._master.setXRange(start, end, padding=0.02)
         self._fit_y()
 
