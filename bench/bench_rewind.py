@@ -6,10 +6,13 @@ snapshots, how many there are and the memory they hold. Then it seeks to random 
 (seeded) and prints the seek times: restoring the nearest snapshot, rewinding the trace and
 re-running up to the moment. Each seek is checked against the straight run's rows. Run:
 
-    python bench/bench_rewind.py [--bytes N] [--seeks N] [--every N]
+    python bench/bench_rewind.py [--bytes N] [--seeks N] [--every N] [--gui]
 
-Figures are printed, never asserted (target: seek anywhere in at most 200 ms). The window adds
-its views' rebuild from the rewound trace on top (bench/README.md).
+With ``--gui`` it also opens the lab window (offscreen, 1280x800, default docks) on the same
+run and times seeks there: the engine's part plus the views starting over from the rewound
+trace, until the window has repainted.
+
+Figures are printed, never asserted (target: seek anywhere in at most 200 ms).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=DEFAULT_EVERY,
                     help="engine events between snapshots at the start")
     ap.add_argument("--scenario", default="bulk")
+    ap.add_argument("--gui", action="store_true", help="also time seeks in the lab window")
     args = ap.parse_args(argv)
     overrides = [f"apps.bulk.bytes={args.bytes}"] if args.scenario == "bulk" else []
     sc = load(args.scenario, overrides)
@@ -74,7 +78,43 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rw.step_back()
     print(f"  step back one event: {1000 * (time.perf_counter() - t0):.0f} ms")
+    if args.gui:
+        window_seeks(sc, args.seeks)
     return 0
+
+
+def window_seeks(sc, seeks: int) -> None:
+    """Seeks in the lab window: controller.seek, then events processed and a repaint."""
+    import os
+    import tempfile
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["TCPLAB_HOME"] = tempfile.mkdtemp(prefix="tcplab-bench-")
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance() or QApplication([])
+    from tcplab.gui.mainwindow import LabWindow
+    w = LabWindow()
+    w.resize(1280, 800)
+    w.show()
+    c = w.controller
+    c.load(sc)
+    c.run_to(sc.duration)
+    app.processEvents()
+    w.repaint()
+    end = c.run.now
+    rng = random.Random(11)
+    spent = []
+    for _ in range(seeks):
+        t = rng.randrange(0, end)
+        t0 = time.perf_counter()
+        c.seek(t)
+        app.processEvents()
+        w.repaint()
+        app.processEvents()
+        spent.append(1000 * (time.perf_counter() - t0))
+    spent.sort()
+    print(f"  window, {len(spent)} random seeks (engine + views + repaint): median "
+          f"{statistics.median(spent):.0f} ms, max {spent[-1]:.0f} ms")
+    w.close()
 
 
 if __name__ == "__main__":
