@@ -25,6 +25,9 @@ NODE_SIZE = 56.0
 MODES = ("select", "host", "router", "link")
 #: A drop mark stays this long in simulated time (and fades over about 3 s of playing).
 DROP_LINGER_NS = 300_000_000
+#: Rows between two checkpoints of the packet tracker (TopologyScene.show_at goes back from the
+#: nearest one).
+CHECKPOINT_ROWS = 8192
 
 
 def _label_font(pt: float = 9.0, bold: bool = False) -> QFont:
@@ -389,6 +392,7 @@ class TopologyScene(QGraphicsScene):
         self.gauges: dict[tuple[str, int], QueueGauge] = {}
         self.drop_items: list[DropItem] = []
         self.tracker = FlightTracker()
+        self.checkpoints: list = []      # FlightState every CHECKPOINT_ROWS rows of self.trace
         self.trace = None
         self.now = 0
         self.relative = False
@@ -486,18 +490,23 @@ class TopologyScene(QGraphicsScene):
 
     def reset_live(self, trace) -> None:
         """Forget every packet and drop; follow ``trace`` (None: nothing runs)."""
+        self._clear_live_items()
+        self.tracker.clear()
+        if trace is not self.trace:
+            self.checkpoints = []
+        self.trace = trace
+        self.now = 0
+        self._map_trace_ids()
+
+    def _clear_live_items(self) -> None:
         for item in list(self.packets.values()) + self.drop_items + list(self.gauges.values()):
             self.removeItem(item)
         self.packets.clear()
         self.drop_items.clear()
         self.gauges.clear()
-        self.tracker.clear()
-        self.trace = trace
-        self.now = 0
         for link in self.links.values():
             link.queue_len = [0, 0]
             link.update()
-        self._map_trace_ids()
 
     def consume(self, first: int, end: int, now: int) -> None:
         """Take trace rows ``[first, end)`` and redraw for simulated time ``now``."""
@@ -505,18 +514,45 @@ class TopologyScene(QGraphicsScene):
             return
         for mark in self.tracker.consume(self.trace, first, end):
             self._add_drop(mark)
+        self._checkpoint()
         self.now = now
         self.refresh_live()
 
+    def _checkpoint(self) -> None:
+        """Keep the tracker's state every :data:`CHECKPOINT_ROWS` rows of this trace, so that
+        :meth:`show_at` starts near any earlier moment instead of at row 0."""
+        done = self.tracker.rows_seen
+        last = self.checkpoints[-1].rows if self.checkpoints else 0
+        if done - last >= CHECKPOINT_ROWS:
+            self.checkpoints.append(self.tracker.checkpoint())
+
     def show_at(self, rows: int, t: int) -> None:
         """Show the network as it was after trace rows ``[0, rows)``, at time ``t`` (the shared
-        cursor moved back, or came back to the present)."""
+        cursor moved, or came back to the present). Forward from what the tracker holds it
+        takes the rows in between; backward it restarts from the nearest checkpoint."""
         trace = self.trace
-        self.reset_live(trace)
         if trace is None:
+            self.reset_live(None)
             return
-        for mark in self.tracker.consume(trace, 0, rows):
-            if t - mark.t <= DROP_LINGER_NS:
+        tracker = self.tracker
+        if rows >= tracker.rows_seen:
+            new = tracker.consume(trace, tracker.rows_seen, rows)
+            self._checkpoint()
+        else:
+            self._clear_live_items()
+            start = None
+            for cp in reversed(self.checkpoints):
+                if cp.rows <= rows:
+                    start = cp
+                    break
+            if start is None:
+                tracker.clear()
+            else:
+                tracker.restore(start)
+            tracker.consume(trace, tracker.rows_seen, rows)
+            new = tracker.drops
+        for mark in new:
+            if 0 <= t - mark.t <= DROP_LINGER_NS:
                 self._add_drop(mark)
         self.now = t
         self.refresh_live()

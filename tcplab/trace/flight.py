@@ -11,7 +11,7 @@ and after a seek (feed it rows ``[0, i)``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -110,8 +110,24 @@ class DropMark:
         return drop_words(self.reason)
 
 
+@dataclass(frozen=True)
+class FlightState:
+    """A copy of what a :class:`FlightTracker` holds after ``rows`` rows that can change later:
+    the packets in flight, the queues and the recent drops (see :meth:`FlightTracker.checkpoint`)."""
+
+    rows: int
+    flights: dict
+    queues: dict
+    drops: tuple
+
+
 class FlightTracker:
-    """Follows trace rows and keeps the packets in flight, the queues and the recent drops."""
+    """Follows trace rows and keeps the packets in flight, the queues and the recent drops.
+
+    ``retransmitted`` and ``conn_of`` are facts about packets that never change once known, so
+    :meth:`restore` leaves them as they are: after going back to an earlier row they may know
+    packets sent later, which nothing asks about before those packets exist.
+    """
 
     def __init__(self) -> None:
         self.flights: dict[int, Flight] = {}
@@ -123,6 +139,20 @@ class FlightTracker:
 
     def clear(self) -> None:
         self.__init__()
+
+    def checkpoint(self) -> FlightState:
+        """The changing part of the state after the rows taken so far, to :meth:`restore`
+        later (a view going back to an earlier moment of the same trace starts from the
+        nearest checkpoint instead of row 0)."""
+        return FlightState(self.rows_seen, {u: replace(f) for u, f in self.flights.items()},
+                           {k: list(q) for k, q in self.queues.items()}, tuple(self.drops))
+
+    def restore(self, state: FlightState) -> None:
+        """Go back to a :meth:`checkpoint` of the same trace; take rows from ``state.rows`` on."""
+        self.flights = {u: replace(f) for u, f in state.flights.items()}
+        self.queues = {k: list(q) for k, q in state.queues.items()}
+        self.drops = list(state.drops)
+        self.rows_seen = state.rows
 
     def consume(self, trace, first: int, end: int) -> list[DropMark]:
         """Take rows ``[first, end)``; return the drops among them (newest last)."""
