@@ -32,11 +32,17 @@ def test_step_back_undoes_an_event_and_the_views_follow(window):
     fresh = Run(c.scenario, seed=c.seed)
     fresh.run(until=c.scenario.duration, max_events=n - 1)
     assert first_difference(fresh.trace, c.run.trace) is None
-    # The views start over from the rewound trace and show its present.
-    assert window.context.trace is c.run.trace and window.context.live
-    assert window.context.cursor == c.now
+    # The views keep the course they show (the engine makes the same rows again) and look
+    # at the engine's time: the cursor follows it through the rows already known.
+    ctx = window.context
+    assert ctx.trace is c.display and ctx.trace is not c.run.trace
+    assert ctx.trace.matrix(0, len(c.run.trace)).tolist() == c.run.trace.matrix().tolist()
+    assert ctx.cursor == c.now and (ctx.following or ctx.live)
     window.controller.step_event()
-    assert c.rewinder.events == n
+    assert c.rewinder.events == n and ctx.cursor == c.now
+    c.run_to(c.scenario.duration)            # past the known rows: live again, rows copied
+    assert ctx.live and not ctx.following
+    assert ctx.trace.fingerprint() == c.run.trace.fingerprint()
 
 
 def test_go_to_the_cursor_then_play_on_repeats_the_run(window):
@@ -47,11 +53,14 @@ def test_go_to_the_cursor_then_play_on_repeats_the_run(window):
     window.context.set_cursor(end // 3)
     assert not window.context.live
     window.actions_by_key["seek_cursor"].trigger()
-    assert c.now <= end // 3 and window.context.live
+    ctx = window.context
+    assert c.now <= end // 3 and ctx.cursor == c.now
+    assert ctx.following and not ctx.live           # rows after it are known: followed again
     part = straight(c, end // 3)
     assert first_difference(part.trace, c.run.trace, end // 3) is None
     c.run_to(end)
     assert c.run.trace.fingerprint() == full
+    assert ctx.live and ctx.trace.fingerprint() == full
 
 
 def test_fork_from_here_compares_both_runs(window, qtbot):

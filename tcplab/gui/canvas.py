@@ -512,44 +512,52 @@ class TopologyScene(QGraphicsScene):
         """Take trace rows ``[first, end)`` and redraw for simulated time ``now``."""
         if self.trace is None:
             return
-        for mark in self.tracker.consume(self.trace, first, end):
+        for mark in self._read(first, end):
             self._add_drop(mark)
-        self._checkpoint()
         self.now = now
         self.refresh_live()
 
-    def _checkpoint(self) -> None:
-        """Keep the tracker's state every :data:`CHECKPOINT_ROWS` rows of this trace, so that
-        :meth:`show_at` starts near any earlier moment instead of at row 0."""
-        done = self.tracker.rows_seen
-        last = self.checkpoints[-1].rows if self.checkpoints else 0
-        if done - last >= CHECKPOINT_ROWS:
-            self.checkpoints.append(self.tracker.checkpoint())
+    def _read(self, first: int, end: int) -> list:
+        """Feed rows ``[first, end)`` to the tracker, keeping its state every
+        :data:`CHECKPOINT_ROWS` rows of this trace (so that :meth:`show_at` starts near any
+        earlier moment instead of at row 0); returns the drops among them."""
+        tracker, trace = self.tracker, self.trace
+        marks = []
+        while first < end:
+            last = self.checkpoints[-1].rows if self.checkpoints else 0
+            stop = min(end, max(first, last) + CHECKPOINT_ROWS) if tracker.rows_seen >= last \
+                else end
+            marks += tracker.consume(trace, first, stop)
+            first = stop
+            if tracker.rows_seen - last >= CHECKPOINT_ROWS:
+                self.checkpoints.append(tracker.checkpoint())
+        return marks
 
     def show_at(self, rows: int, t: int) -> None:
         """Show the network as it was after trace rows ``[0, rows)``, at time ``t`` (the shared
-        cursor moved, or came back to the present). Forward from what the tracker holds it
-        takes the rows in between; backward it restarts from the nearest checkpoint."""
+        cursor moved, or came back to the present). A little forward from what the tracker
+        holds it takes the rows in between; back, or past a later checkpoint, it starts again
+        from the nearest checkpoint."""
         trace = self.trace
         if trace is None:
             self.reset_live(None)
             return
         tracker = self.tracker
-        if rows >= tracker.rows_seen:
-            new = tracker.consume(trace, tracker.rows_seen, rows)
-            self._checkpoint()
+        start = None
+        for cp in reversed(self.checkpoints):
+            if cp.rows <= rows:
+                start = cp
+                break
+        if rows >= tracker.rows_seen and (start is None or start.rows <= tracker.rows_seen):
+            new = self._read(tracker.rows_seen, rows)
         else:
+            # Back, or far ahead: from the nearest checkpoint at or before ``rows``.
             self._clear_live_items()
-            start = None
-            for cp in reversed(self.checkpoints):
-                if cp.rows <= rows:
-                    start = cp
-                    break
             if start is None:
                 tracker.clear()
             else:
                 tracker.restore(start)
-            tracker.consume(trace, tracker.rows_seen, rows)
+            new = self._read(tracker.rows_seen, rows)
             new = tracker.drops
         for mark in new:
             if 0 <= t - mark.t <= DROP_LINGER_NS:

@@ -13,6 +13,10 @@ four signals:
 The cursor is *live* while it follows the newest row (the run is being watched as it goes);
 dragging it back in any view sets it to that time and views show the past: buffers, timers and
 states as they were. ``rows_until(t)`` turns a time into a row count for that.
+
+After the engine went back in time on the same course (a seek, a step back), the trace still
+holds what comes later: the cursor then *follows* the engine's clock through rows already known
+(``following``; not live) until the engine passes the newest row, and live again from there.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class TraceContext(QObject):
         self.cursor = 0
         self.now = 0            # the clock of what produces the trace (the engine, a replay)
         self.live = True
+        self.following = False  # the cursor follows the producer's clock inside known rows
         self.selection = Selection()
         self._times = np.zeros(0, dtype=np.int64)   # cache of the t column for rows_until
         #: Another run of the same scenario to draw under this one (a fork's original), with
@@ -63,6 +68,7 @@ class TraceContext(QObject):
         self.cursor = 0
         self.now = 0
         self.live = True
+        self.following = False
         self.selection = Selection()
         self._times = np.zeros(0, dtype=np.int64)
         self.reset.emit()
@@ -75,9 +81,26 @@ class TraceContext(QObject):
         self.now = now
         if end > first:
             self.advanced.emit(first, end)
-        if self.live and now != self.cursor:
+        if self.following and now >= self.end_time() and end >= len(self.trace):
+            self.following, self.live = False, True     # the producer caught up: live again
             self.cursor = now
             self.cursorChanged.emit(now)
+        elif (self.live or self.following) and now != self.cursor:
+            self.cursor = now
+            self.cursorChanged.emit(now)
+
+    def follow_producer(self, now: int) -> None:
+        """The producer went to ``now`` inside the rows already known (the engine went back on
+        the same course): the cursor goes there and follows its clock (see the module
+        docstring)."""
+        self.now = now
+        if now >= self.end_time():
+            self.following, self.live = False, True
+        else:
+            self.following, self.live = True, False
+        if now != self.cursor:
+            self.cursor = now
+        self.cursorChanged.emit(now)
 
     def set_baseline(self, trace, label: str = "") -> None:
         """Compare with ``trace`` (None: stop comparing)."""
@@ -113,6 +136,7 @@ class TraceContext(QObject):
         """Move the shared cursor to ``t`` ns. It stays live (following new rows) only when set
         at or after the newest row, unless ``live`` says otherwise."""
         t = max(0, int(t))
+        self.following = False
         self.live = (t >= max(self.now, self.end_time())) if live is None else live
         if t != self.cursor:
             self.cursor = t
@@ -127,8 +151,12 @@ class TraceContext(QObject):
         self.selectionChanged.connect(view._on_selection)
 
     def go_live(self) -> None:
-        """Follow the present again: the cursor jumps to the producer's clock."""
-        self.set_cursor(max(self.now, self.end_time()), live=True)
+        """Follow the present again: the cursor jumps to the producer's clock (and follows it
+        through known rows when the producer is behind them)."""
+        if self.now < self.end_time():
+            self.follow_producer(self.now)
+        else:
+            self.set_cursor(max(self.now, self.end_time()), live=True)
 
     def select(self, packet: int | None = None, event: int | None = None,
                conn: int | None = None, source: str = "") -> None:

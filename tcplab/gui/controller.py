@@ -49,12 +49,22 @@ class EngineController(QObject):
     ``actionApplied(dict)``: a user action went into the run;
     ``forked(int)``: that action took the run another way: this many recorded actions that
     were due later are dropped (a replayed session, or a run taken back in time);
+    ``jumped(run)``: the engine went to another moment of the same course (a seek, a step
+    back); the views keep :attr:`display` and look at the engine's time;
     ``error(str)``: something the user asked for cannot be done (the message says why).
 
     The run is driven through a :class:`~tcplab.session.rewind.Rewinder`: it applies recorded
     actions at their times and keeps engine snapshots, so :meth:`seek`, :meth:`step_back` and
-    :meth:`fork` can take the engine back to any moment it has passed. After going back the
-    run is a new object (``reset`` is emitted) writing into the same, rewound trace.
+    :meth:`fork` can take the engine back to any moment it has passed.
+
+    The views read :attr:`display`, not the engine's trace. Usually they are the same object.
+    After a seek back the engine writes into a new, shorter trace while the display keeps the
+    whole course: being deterministic, the engine makes the same rows again, so the views need
+    not start over (``jumped`` instead of ``reset``: they only look at the engine's time), and
+    the rows the engine makes beyond the display's end are copied into it and announced as
+    usual. When the course changes (a fork, a user action while the display holds rows the
+    engine has not made again) the display becomes the engine's trace and ``reset`` is
+    emitted.
     """
 
     reset = Signal(object)
@@ -63,6 +73,7 @@ class EngineController(QObject):
     finished = Signal()
     actionApplied = Signal(dict)
     forked = Signal(int)
+    jumped = Signal(object)
     error = Signal(str)
 
     FRAME_MS = 16
@@ -70,6 +81,7 @@ class EngineController(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rewinder: Rewinder | None = None
+        self.display = None             # the trace the views read (see the class docstring)
         self.scenario: Scenario | None = None
         self.seed: int | None = None
         self.speed: float | None = DEFAULT_SPEED
@@ -95,6 +107,7 @@ class EngineController(QObject):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.rewinder = Rewinder(Run(scenario, seed=self.seed), actions)
+        self.display = self.run.trace
         self._published = 0
         self._sim_target = 0.0
         self.reset.emit(self.run)
@@ -104,6 +117,7 @@ class EngineController(QObject):
         """Forget the run (the scenario is being edited into something that cannot run)."""
         self.pause()
         self.rewinder = None
+        self.display = None
         self.scenario = None
         self._published = 0
         self.reset.emit(None)
@@ -132,17 +146,16 @@ class EngineController(QObject):
     # -- going back --------------------------------------------------------------------------
     def seek(self, t_ns: int, keep_future: bool = True) -> bool:
         """Put the engine where it was (or will be) at simulated time ``t_ns``: back through a
-        snapshot, or forward by running. Views start over when the run went back. Without
-        ``keep_future`` the user actions recorded after ``t_ns`` are forgotten (as if they had
-        not been made yet)."""
+        snapshot, or forward by running. The views keep what they show and look at the new
+        time. Without ``keep_future`` the user actions recorded after ``t_ns`` are forgotten
+        (as if they had not been made yet) and the views start over from the engine's trace."""
         if self.run is None:
             return False
         self.pause()
-        old = self.run
         self.rewinder.seek(max(0, min(int(t_ns), self.run.scenario.duration)))
         if not keep_future:
             self.rewinder.fork()
-        self._after_jump(old)
+        self._after_jump(same_course=keep_future)
         return True
 
     def step_back(self) -> bool:
@@ -150,35 +163,41 @@ class EngineController(QObject):
         if self.run is None or self.rewinder.events == 0:
             return False
         self.pause()
-        old = self.run
         self.rewinder.step_back()
-        self._after_jump(old)
+        self._after_jump(same_course=True)
         return True
 
     def fork(self, t_ns: int | None = None):
         """Go to ``t_ns`` (default: where the engine is) and drop the recorded actions after it,
-        so that the run can take another course from there. Returns a copy of the trace as it
-        was before (to compare the two runs), or None when there is no run."""
+        so that the run can take another course from there. Returns the trace of the course so
+        far (to compare the two runs; it is not written to again), or None when there is no
+        run."""
         if self.run is None:
             return None
         self.pause()
-        before = self.run.trace.copy()
-        old = self.run
+        before = self.display
         if t_ns is not None:
             self.rewinder.seek(max(0, min(int(t_ns), self.run.scenario.duration)))
         self.rewinder.fork()
-        self._after_jump(old)
+        if before is self.run.trace:
+            before = before.copy()          # the engine goes on writing into this one
+        self._after_jump(same_course=False)
         return before
 
-    def _after_jump(self, old: Run) -> None:
-        """After a seek: a run restored from a snapshot is a new object, and its trace may be
-        shorter than what the views took; they start over from it. A run that only went
-        forward announces its new rows as usual."""
+    def _after_jump(self, same_course: bool) -> None:
+        """After a seek: on the same course the views keep the display and look at the
+        engine's time (``jumped``); else they start over from the engine's trace."""
         self._sim_target = float(self.run.now)
-        if self.run is not old or len(self.run.trace) < self._published:
-            self._published = 0
-            self.reset.emit(self.run)
+        if same_course and self.display is not None:
+            self.jumped.emit(self.run)
+        else:
+            self._restart_display()
         self._publish()
+
+    def _restart_display(self) -> None:
+        self.display = self.run.trace
+        self._published = 0
+        self.reset.emit(self.run)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -275,11 +294,14 @@ class EngineController(QObject):
             self.error.emit("Nothing is running: open or fix the scenario first")
             return False
         dropped = len(self.rewinder.pending)
+        ahead = len(self.display) > len(self.run.trace)   # the views show rows not made again
         try:
             self.rewinder.apply(action)
         except (ValueError, KeyError) as e:
             self.error.emit(str(e).strip("'\""))
             return False
+        if ahead:
+            self._restart_display()         # what they show after now will not happen
         self.actionApplied.emit(dict(action))
         if dropped:
             self.forked.emit(dropped)
@@ -327,9 +349,14 @@ class EngineController(QObject):
             self.finished.emit()
 
     def _publish(self) -> None:
+        """Announce the display's new rows (copying into it what the engine made beyond its
+        end), with the engine's clock: views move their cursor to it even with no new row."""
         if self.run is None:
             return
-        end = len(self.run.trace)
-        first = self._published
+        made, display = self.run.trace, self.display
+        if made is not display and len(made) > len(display):
+            display.take_rows_from(made)
+        end = len(display)
+        first = min(self._published, end)
         self._published = end
         self.advanced.emit(first, end)

@@ -356,6 +356,7 @@ class LabWindow(QMainWindow):
         c = self.controller
         self.timeline.seekRequested.connect(self._seek_requested)
         c.reset.connect(self._on_run_reset)
+        c.jumped.connect(self._on_jumped)
         c.advanced.connect(self._on_advanced)
         c.playingChanged.connect(self._on_playing)
         c.finished.connect(lambda: self.statusBar().showMessage("The run is over: nothing more "
@@ -732,11 +733,14 @@ class LabWindow(QMainWindow):
         if c.run is None:
             self.report("Nothing is running: open or fix the scenario first")
             return
-        at = c.now if self.context.live else min(self.context.cursor, c.now)
+        at = c.now if self.context.live else self.context.cursor
         recorded = self._recorded
-        if recorded is None or len(recorded) <= len(c.run.trace):
-            # The comparison shows the first course to its end: finish it first.
+        if recorded is None or len(recorded) <= len(c.display):
+            # The comparison shows the first course to its end: finish it first (from the
+            # furthest moment already known: the engine jumps there through its snapshots).
             c.pause()
+            if len(c.display) > len(c.run.trace):
+                c.seek(self.context.end_time())
             if not self.run_with_progress(c.run.scenario.duration,
                                           "Finishing the run to compare with…"):
                 self.statusBar().showMessage("Fork cancelled", 4000)
@@ -798,19 +802,29 @@ class LabWindow(QMainWindow):
         return DEFAULT_SPEED
 
     def _on_run_reset(self, run) -> None:
-        self.scene.reset_live(run.trace if run is not None else None)
+        display = self.controller.display if run is not None else None
+        self.scene.reset_live(display)
         self._canvas_past = False
-        self.context.set_trace(run.trace if run is not None else None)
+        self.context.set_trace(display)
+        self._show_run_knobs(run)
+
+    def _show_run_knobs(self, run) -> None:
         self.knobs.reset(run)
         for name in self.knobs.live:
             self._refresh_live_link_label(name)
         self._update_clock()
 
+    def _on_jumped(self, run) -> None:
+        """The engine went to another moment of the same course: the views keep what they
+        show and look at the engine's time; the knobs show the links as they are then."""
+        self._show_run_knobs(run)
+        self.context.follow_producer(run.now)
+
     def _on_advanced(self, first: int, end: int) -> None:
         run = self.controller.run
         if run is None:
             return
-        trace = run.trace
+        trace = self.context.trace
         if end > first:
             kinds = trace.matrix(first, end)[:, 1]
             for i in (first + j for j in range(end - first) if kinds[j] == _LINK_SET):
@@ -836,7 +850,7 @@ class LabWindow(QMainWindow):
             self.scene.show_at(self.context.rows_until(t), t)
             self._canvas_past = True
         elif self._canvas_past:
-            self.scene.show_at(len(run.trace), run.now)
+            self.scene.show_at(len(self.context.trace), run.now)
             self._canvas_past = False
 
     def _refresh_live_link_label(self, name: str) -> None:

@@ -172,6 +172,29 @@ class Trace:
             info.iss, info.irs, info.peer = iss, irs, peer
         return twin
 
+    def take_rows_from(self, other: "Trace") -> None:
+        """Append the rows ``other`` has beyond this trace's end, with their extras, and the
+        packets and connections it has beyond this one's; the connections both have take
+        ``other``'s ISS, IRS and peer. For a trace that ``other`` repeats row for row (the same
+        run, re-executed from a snapshot): the views keep reading this one while the engine
+        writes the other."""
+        n, m = len(self), len(other)
+        if m > n:
+            self._data.extend(other._data[n * NCOL:m * NCOL])
+            new = []                        # extras are added in row order: read from the end
+            for i in reversed(other.extra):
+                if i < n:
+                    break
+                new.append(i)
+            for i in reversed(new):
+                self.extra[i] = other.extra[i]
+        if len(other.packets) > len(self.packets):
+            self.packets.extend(other.packets[len(self.packets):])
+        if len(other.conns) > len(self.conns):
+            self.conns.extend(replace(c) for c in other.conns[len(self.conns):])
+        for mine, theirs in zip(self.conns, other.conns):
+            mine.iss, mine.irs, mine.peer = theirs.iss, theirs.irs, theirs.peer
+
     def copy(self) -> "Trace":
         """An independent copy of the record so far (packets are shared: they never change
         once traced), e.g. to keep one run for comparison while the engine rewinds."""
