@@ -60,7 +60,7 @@ class Timeline(QWidget):
         self.slider.setValue(int(STEPS * ctx.cursor / end) if end else STEPS)
         self.live_button.setChecked(ctx.live)
         self.label.setText(f"{fmt.sim_time(ctx.cursor)}" + (
-            "" if ctx.live else "  (again)" if ctx.following else "  (past)"))
+            "" if ctx.live else "  (replaying)" if ctx.following else "  (past)"))
         self._updating = False
 
     def _dragged(self, value: int) -> None:
