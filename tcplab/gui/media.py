@@ -31,7 +31,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QPoint, QRectF, Qt
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QSizeP
 from tcplab.gui import fmt
 from tcplab.gui.theme import THEMES, Theme, apply_theme, palette
 from tcplab.session.export import ExportCancelled as _ExportCancelled
+from tcplab.session.export import Progress
 from tcplab.trace.events import EventKind
 from tcplab.trace.store import Trace
 
@@ -641,9 +642,6 @@ def plan_movie(source: Any, path: str | os.PathLike, *, view: str = "topology",
                          f"MP4, or lower the size, the frame rate or the time range, or raise "
                          f"the speed")
     return MoviePlan(path, fmt_, view, start, stop, speed, int(fps), (w, h), frames)
-
-
-Progress = Callable[[int, int], Any]
 
 
 def write_movie(source: Any, path: str | os.PathLike, *, view: str = "topology",

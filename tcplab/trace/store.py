@@ -198,11 +198,7 @@ class Trace:
     def copy(self) -> "Trace":
         """An independent copy of the record so far (packets are shared: they never change
         once traced), e.g. to keep one run for comparison while the engine rewinds."""
-        twin = Trace(list(self.nodes), list(self.node_kinds), list(self.links),
-                     [replace(c) for c in self.conns], list(self.packets), dict(self.extra),
-                     dict(self.meta))
-        twin._data.extend(self._data)
-        return twin
+        return self.prefix(self.mark())
 
     # -- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -73,6 +73,22 @@ def _png(widget: QWidget, scale: float) -> bytes:
     return bytes(data.data())
 
 
+def _paint(widget: QWidget, device, what: str, scale: tuple[float, float] | None = None) -> None:
+    """Draw ``widget`` as shown (even a QGraphicsView) on its window colour onto ``device``,
+    scaled by ``scale`` (x, y) when given."""
+    w, h = widget.width(), widget.height()
+    painter = QPainter()
+    if not painter.begin(device):
+        raise OSError(f"Qt could not start the {what}")
+    try:
+        if scale is not None:
+            painter.scale(*scale)
+        painter.fillRect(QRect(0, 0, w, h), widget.palette().window().color())
+        QWidget.render(widget, painter, QPoint())
+    finally:
+        painter.end()
+
+
 def _svg(widget: QWidget, scale: float) -> bytes:
     w, h = widget.width(), widget.height()
     data = QByteArray()
@@ -87,14 +103,7 @@ def _svg(widget: QWidget, scale: float) -> bytes:
     gen.setTitle(f"tcplab: {title}")
     gen.setDescription(f"The {title} view of tcplab, exported as a vector drawing "
                        f"({w}x{h} screen pixels).")
-    painter = QPainter()
-    if not painter.begin(gen):
-        raise OSError("Qt could not start the SVG drawing")
-    try:
-        painter.fillRect(QRect(0, 0, w, h), widget.palette().window().color())
-        QWidget.render(widget, painter, QPoint())   # as shown, even for a QGraphicsView
-    finally:
-        painter.end()
+    _paint(widget, gen, "SVG drawing")
     buf.close()
     return bytes(data.data())
 
@@ -115,15 +124,7 @@ def _pdf(widget: QWidget, scale: float) -> bytes:
     # Raster parts (icons, cached pixmaps) at `scale` times screen resolution; text and lines
     # stay vectors whatever the resolution.
     pdf.setResolution(max(SCREEN_DPI, round(SCREEN_DPI * scale)))
-    painter = QPainter()
-    if not painter.begin(pdf):
-        raise OSError("Qt could not start the PDF document")
-    try:
-        painter.scale(pdf.width() / w, pdf.height() / h)
-        painter.fillRect(QRect(0, 0, w, h), widget.palette().window().color())
-        QWidget.render(widget, painter, QPoint())   # as shown, even for a QGraphicsView
-    finally:
-        painter.end()
+    _paint(widget, pdf, "PDF document", (pdf.width() / w, pdf.height() / h))
     buf.close()
     return bytes(data.data())
 
